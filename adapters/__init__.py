@@ -1,0 +1,1 @@
+"""Adapters: sources that bring department systems onto the bus, and their mappings."""

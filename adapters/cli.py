@@ -1,0 +1,312 @@
+"""Commands of the adapters: file ingest, item catalogue import, and the quarantine."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.file_source import ingest_files
+from adapters.ingest.tally import Tally
+from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
+from adapters.profile import load_profile
+from adapters.quarantine_view import EntryState, fold_quarantine
+from adapters.summary import print_tally, reason_label, tally_document
+from bus.connect import open_bus
+from bus.errors import ConfigError
+from bus.i18n import N_, _, current_language
+from bus.runner import run
+from bus.settings import Settings
+from bus.streams import ensure_streams
+from contracts.rules import RULES
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _english() -> bool:
+    return current_language() == "en"
+
+
+def run_ingest_with_progress(
+    settings: Settings,
+    profile_path: Path,
+    inputs: tuple[Path, ...],
+    *,
+    reread: bool,
+    park_wait_days: float,
+) -> Tally:
+    """Run a file ingest, with a live record counter and rate on a terminal."""
+    profile = load_profile(profile_path)
+    started = time.monotonic()
+    show = sys.stderr.isatty()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(_("Ingesting {source}").format(source=profile.source.id))
+        done_before: dict[str, int] = {}
+
+        def on_progress(file_name: str, records_done: int) -> None:
+            done_before[file_name] = records_done
+            total = sum(done_before.values())
+            rate = total / max(time.monotonic() - started, 1e-6)
+            progress.update(
+                task,
+                description=_(
+                    "Ingesting {source}: {file}, {records} records, {rate:.0f} records/s"
+                ).format(source=profile.source.id, file=file_name, records=total, rate=rate),
+            )
+
+        return run(
+            ingest_files(
+                settings,
+                profile,
+                inputs,
+                reread=reread,
+                park_wait=timedelta(days=park_wait_days),
+                progress=on_progress,
+            )
+        )
+
+
+@click.command(help=_("Ingest department export files (CSV, XLSX, JSON Lines) of one source."))
+@click.option(
+    "--profile",
+    "profile_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=_("Source profile (TOML) that maps the export's columns."),
+)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--reread",
+    is_flag=True,
+    help=_("Read files again even when they were ingested completely before."),
+)
+@click.option(
+    "--park-wait-days",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help=_("Days an event may wait for its predecessor before it is quarantined."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the summary as JSON."))
+@click.pass_obj
+def ingest(
+    settings: Settings,
+    profile_path: Path,
+    inputs: tuple[Path, ...],
+    reread: bool,
+    park_wait_days: float,
+    as_json: bool,
+) -> int:
+    tally = run_ingest_with_progress(
+        settings, profile_path, inputs, reread=reread, park_wait_days=park_wait_days
+    )
+    if as_json:
+        click.echo(json.dumps(tally_document(tally), ensure_ascii=False, indent=2))
+    else:
+        print_tally(console, tally, english=_english())
+    return 0 if tally.reconciles else 2
+
+
+@click.group(help=_("The item catalogue (事项库)."))
+def items() -> None:
+    pass
+
+
+@items.command("import", help=_("Import a portal item catalogue (JSON) and publish its items."))
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--source-id",
+    default=DEFAULT_SOURCE_ID,
+    show_default=True,
+    help=_("Source id under which rejected entries are quarantined."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the summary as JSON."))
+@click.pass_obj
+def items_import(settings: Settings, path: Path, source_id: str, as_json: bool) -> None:
+    tally = run(import_catalogue(settings, path, source_id=source_id))
+    if as_json:
+        click.echo(json.dumps(tally_document(tally), ensure_ascii=False, indent=2))
+    else:
+        print_tally(console, tally, english=_english())
+
+
+@click.group(help=_("See, show and export rejected records so that departments can fix them."))
+def quarantine() -> None:
+    pass
+
+
+async def _entries(settings: Settings, source_id: str | None) -> dict[str, EntryState]:
+    async with open_bus(settings, name="zwbus-quarantine") as (_client, js):
+        await ensure_streams(js)
+        return await fold_quarantine(js, source_id=source_id)
+
+
+def _select(states: dict[str, EntryState], status: str, reason: str | None) -> list[EntryState]:
+    chosen = []
+    for state in states.values():
+        if status == "open" and not state.is_open:
+            continue
+        if status == "resolved" and state.is_open:
+            continue
+        if reason and all(item.code != reason for item in state.entry.reasons):
+            continue
+        chosen.append(state)
+    return chosen
+
+
+def _reason_text(state: EntryState, english: bool) -> str:
+    parts = []
+    for reason in state.entry.reasons:
+        rule = RULES.get(reason.code)
+        if rule is None:
+            parts.append(reason.code)
+            continue
+        values = dict.fromkeys(rule.placeholders(), "")
+        values |= {
+            "field": reason.field or "",
+            "value": reason.value or "",
+            "detail": reason.detail or "",
+        }
+        parts.append(f"[{reason.code}] " + rule.render("en" if english else "zh", **values))
+    return "\n".join(parts)
+
+
+_STATUS_CHOICE = click.Choice(["open", "resolved", "all"])
+
+
+@quarantine.command("list", help=_("List quarantine entries."))
+@click.option("--source", "source_id", default=None, help=_("Only entries of this source id."))
+@click.option(
+    "--status",
+    type=_STATUS_CHOICE,
+    default="open",
+    show_default=True,
+    help=_("Which entries to list."),
+)
+@click.option("--reason", default=None, help=_("Only entries failing this rule code."))
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help=_("Maximum rows to print (0 for all).")
+)
+@click.pass_obj
+def quarantine_list(
+    settings: Settings, source_id: str | None, status: str, reason: str | None, limit: int
+) -> None:
+    states = _select(run(_entries(settings, source_id)), status, reason)
+    table = Table(_("Entry"), _("Source"), _("Record"), _("Reasons"), _("Status"))
+    for state in states[: limit or None]:
+        entry = state.entry
+        position = f"{entry.position.location}#{entry.position.record}"
+        table.add_row(
+            entry.entry_id[:12],
+            entry.source_id,
+            position,
+            ", ".join(reason.code for reason in entry.reasons),
+            _("open") if state.is_open else _("resolved"),
+        )
+    console.print(table)
+    console.print(
+        _("{shown} of {total} entries shown.").format(
+            shown=min(len(states), limit or len(states)), total=len(states)
+        )
+    )
+
+
+@quarantine.command("show", help=_("Show one entry: reasons, fix and the original record."))
+@click.argument("entry_id")
+@click.pass_obj
+def quarantine_show(settings: Settings, entry_id: str) -> None:
+    states = run(_entries(settings, None))
+    matches = [state for key, state in states.items() if key.startswith(entry_id)]
+    if len(matches) != 1:
+        raise ConfigError(
+            N_(
+                "Entry id {entry_id} matches {count} entries; give more characters "
+                "(see zwbus quarantine list)."
+            ),
+            entry_id=entry_id,
+            count=len(matches),
+        )
+    state = matches[0]
+    entry = state.entry
+    console.print(
+        _("Entry {entry_id} (stream sequence {seq})").format(
+            entry_id=entry.entry_id, seq=state.sequence
+        )
+    )
+    console.print(
+        _("Source: {source} (system {system}), family {family}").format(
+            source=entry.source_id, system=entry.system, family=entry.family
+        )
+    )
+    console.print(
+        _("Position: {location}, record {record}, line {line}").format(
+            location=entry.position.location,
+            record=entry.position.record,
+            line=entry.position.line if entry.position.line is not None else "-",
+        )
+    )
+    console.print(_("Record key: {key}").format(key=entry.record_key))
+    console.print(
+        _("Status: {status}").format(status=_("open") if state.is_open else _("resolved"))
+    )
+    console.print(_("Reasons:"))
+    console.print(_reason_text(state, _english()), markup=False)
+    console.print(_("Original record:"))
+    console.print(entry.original, markup=False, highlight=False)
+
+
+@quarantine.command("export", help=_("Export entries as JSON Lines or CSV for the department."))
+@click.option("--source", "source_id", default=None, help=_("Only entries of this source id."))
+@click.option(
+    "--status",
+    type=_STATUS_CHOICE,
+    default="open",
+    show_default=True,
+    help=_("Which entries to export."),
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help=_("Output format."),
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=_("Output file (default: standard output)."),
+)
+@click.pass_obj
+def quarantine_export(
+    settings: Settings, source_id: str | None, status: str, output_format: str, out: Path | None
+) -> None:
+    from adapters.quarantine_export import write_entries
+
+    states = _select(run(_entries(settings, source_id)), status, None)
+    english = _english()
+    if out is None:
+        write_entries(sys.stdout, states, output_format, english=english)
+    else:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            write_entries(stream, states, output_format, english=english)
+        err_console.print(_("Wrote {count} entries to {path}.").format(count=len(states), path=out))
+
+
+__all__ = ["ingest", "items", "quarantine", "reason_label"]

@@ -1,0 +1,1 @@
+"""The ingestion core shared by every source: outcomes, write-side state, quarantine."""

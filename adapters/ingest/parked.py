@@ -1,0 +1,108 @@
+"""Parked events: valid events whose predecessor has not reached the bus yet.
+
+Department systems export statuses out of order, so an event that needs an
+earlier one (accepted needs submitted) waits in the ``ZW_PARKED`` bucket and
+is published as soon as the predecessor arrives, in this run or a later
+one. An event parked longer than the configured wait goes to quarantine
+with reason ``missing_predecessor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import datetime
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from adapters.ingest.kvget import get_many
+from bus.publisher import PubAck, Publisher
+from bus.streams import PARKED
+from contracts.quarantine import RecordPosition
+
+
+class ParkedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event waiting in the parking bucket, with what it waits for."""
+
+    event: msgspec.Raw
+    """The encoded envelope, published unchanged on release."""
+    event_id: str
+    event_type: str
+    code: str
+    subject: str
+    record_key: str
+    source_id: str
+    waiting_for: tuple[str, ...]
+    parked_at: datetime
+    position: RecordPosition
+    original: str
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(ParkedEvent).decode
+
+
+class ParkingLot:
+    """Index of parked events per case, loaded once per run."""
+
+    def __init__(self, js: JetStreamContext, publisher: Publisher) -> None:
+        self._js = js
+        self._publisher = publisher
+        self._bucket: KeyValue | None = None
+        self._by_case: dict[str, set[str]] = defaultdict(set)
+
+    async def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            self._bucket = await self._js.key_value(PARKED)
+        return self._bucket
+
+    async def load(self) -> int:
+        """Read the keys of every parked event; returns how many are parked."""
+        bucket = await self._kv()
+        try:
+            keys = await bucket.keys()
+        except nats.js.errors.NoKeysError:
+            keys = []
+        for key in keys:
+            _, code, event_id = key.split(".", 2)
+            self._by_case[code].add(event_id)
+        return len(keys)
+
+    def has_waiting(self, code: str) -> bool:
+        return bool(self._by_case.get(code))
+
+    def count(self) -> int:
+        return sum(len(ids) for ids in self._by_case.values())
+
+    def is_parked(self, code: str, event_id: str) -> bool:
+        return event_id in self._by_case.get(code, ())
+
+    async def park(self, parked: ParkedEvent) -> asyncio.Future[PubAck]:
+        self._by_case[parked.code].add(parked.event_id)
+        return await self._publisher.publish(
+            f"$KV.{PARKED}.p.{parked.code}.{parked.event_id}", _encode(parked)
+        )
+
+    async def waiting(self, code: str) -> list[ParkedEvent]:
+        """Return the events parked for a case."""
+        ids = self._by_case.get(code)
+        if not ids:
+            return []
+        bucket = await self._kv()
+        stored = await get_many(bucket, (f"p.{code}.{event_id}" for event_id in ids))
+        return [_decode(value) for value, _ in stored.values() if value]
+
+    async def all_waiting(self) -> list[ParkedEvent]:
+        bucket = await self._kv()
+        keys = [f"p.{code}.{event_id}" for code, ids in self._by_case.items() for event_id in ids]
+        stored = await get_many(bucket, keys)
+        return [_decode(value) for value, _ in stored.values() if value]
+
+    async def release(self, parked: ParkedEvent) -> None:
+        """Remove an event that was published or quarantined from the parking bucket."""
+        self._by_case[parked.code].discard(parked.event_id)
+        bucket = await self._kv()
+        await bucket.delete(f"p.{parked.code}.{parked.event_id}")

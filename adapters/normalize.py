@@ -1,0 +1,325 @@
+"""Normalise source values after a record's columns are mapped to contract fields.
+
+Each function serves one field kind. Identifier and code fields are made
+comparable (NFKC, no whitespace), free text is only trimmed, and time fields
+become aware datetimes in the source's time zone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+
+# Excel keeps only 15 significant digits of a number. A whole number of 16 or
+# more digits read as a float may therefore have lost its last digits, as an
+# 18-digit id number typed into a numeric cell does.
+_MAX_EXACT_SPREADSHEET_INTEGER = 10**15
+
+# Excel's serial day 0 in the 1900 date system, counted so that serials after
+# February 1900 come out right (Excel treats 1900 as a leap year).
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXCEL_SERIAL_MIN = 20000  # 1954-10-03
+_EXCEL_SERIAL_MAX = 80000  # 2119-01-10
+_MILLISECONDS_PER_DAY = 86_400_000
+
+_DATE_TIME = re.compile(
+    r"(?P<year>[0-9]{4})(?P<sep>[-/])(?P<month>[0-9]{1,2})(?P=sep)(?P<day>[0-9]{1,2})"
+    r"(?:(?:[Tt]|\s+)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
+    r"\s*(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
+_COMPACT_DATE = re.compile(r"[0-9]{8}")
+_COMPACT_DATE_TIME = re.compile(r"[0-9]{14}")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_INTEGER = re.compile(r"(?P<digits>[+-]?[0-9]+)(?:\.0*)?")
+
+_TEXT_TIME_FORMS = (
+    "YYYY-MM-DD HH:MM:SS",
+    "YYYY-MM-DD HH:MM",
+    "YYYY/MM/DD HH:MM[:SS]",
+    "YYYY-MM-DD or YYYY/MM/DD",
+    "YYYYMMDDHHMMSS",
+    "YYYYMMDD",
+    "ISO 8601 with 'T' and an optional zone or Z",
+)
+_EXCEL_TIME_FORM = f"an Excel serial number from {_EXCEL_SERIAL_MIN} to {_EXCEL_SERIAL_MAX}"
+
+
+class FieldValueError(ValueError):
+    """Raised when a source value cannot be normalised for its field kind."""
+
+
+class TimeValueError(FieldValueError):
+    """Raised when a value is not an accepted time form or is a placeholder date."""
+
+    def __init__(self, value: object, *, reason: str, excel: bool) -> None:
+        self.value = value
+        self.reason = reason
+
+        forms = [*_TEXT_TIME_FORMS, _EXCEL_TIME_FORM] if excel else list(_TEXT_TIME_FORMS)
+        msg = f"invalid time value {value!r}: {reason}; accepted forms: {'; '.join(forms)}"
+        super().__init__(msg)
+
+
+def normalize_code(value: object) -> str | None:
+    """Normalise an identifier or code field value for comparison.
+
+    Integers and whole floats are written without a decimal part. Text gets
+    NFKC (full-width digits and letters become ASCII) and loses all whitespace
+    and invisible format characters such as U+200B. Returns None when nothing
+    is left.
+
+    Raises:
+        FieldValueError: the value is not text or a number, or it is a float
+            too large to be exact (a spreadsheet keeps 15 significant digits).
+    """
+    if value is None:
+        return None
+
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = _format_code_number(value)
+    else:
+        msg = f"invalid code value {value!r}: expected text or a number, got {type(value).__name__}"
+        raise FieldValueError(msg)
+
+    text = unicodedata.normalize("NFKC", text)
+    compact = "".join(char for char in text if not _is_blank_or_invisible(char))
+
+    # NFKC turns some characters into a space plus a combining mark (U+00A8
+    # becomes U+0020 U+0308). Once the space is gone the mark joins the
+    # previous character, so normalising again keeps the result stable.
+    return unicodedata.normalize("NFKC", compact) or None
+
+
+def normalize_id_number(value: object) -> str | None:
+    """Normalise an applicant id number like a code and upper-case a trailing x.
+
+    The check character of a GB 11643 resident id number is written X.
+    """
+    code = normalize_code(value)
+    if code is not None and code.endswith("x"):
+        return code[:-1] + "X"
+    return code
+
+
+def normalize_text(value: object) -> str | None:
+    """Normalise a free-text field by trimming outer whitespace only.
+
+    Internal whitespace, line breaks and full-width characters are kept. Numbers
+    and dates from a workbook are written as text. Returns None for empty text.
+    """
+    if value is None:
+        return None
+
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        msg = f"invalid text value {value!r}: expected text, got {type(value).__name__}"
+        raise FieldValueError(msg)
+
+    return text.strip() or None
+
+
+def parse_int(value: object) -> int | None:
+    """Parse a count such as promised days: ``"15"``, ``15.0`` or ``"１５"``.
+
+    Returns None for None or blank text.
+
+    Raises:
+        FieldValueError: the value is not a whole number.
+    """
+    if value is None:
+        return None
+
+    if isinstance(value, bool):
+        msg = f"invalid integer {value!r}: expected a whole number, got a boolean"
+        raise FieldValueError(msg)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            msg = f"invalid integer {value!r}: expected a whole number"
+            raise FieldValueError(msg)
+        return int(value)
+    if not isinstance(value, str):
+        msg = f"invalid integer {value!r}: expected text or a number, got {type(value).__name__}"
+        raise FieldValueError(msg)
+
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return None
+    match = _INTEGER.fullmatch(text)
+    if match is None:
+        msg = f"invalid integer {value!r}: expected digits such as '15'"
+        raise FieldValueError(msg)
+    return int(match["digits"])
+
+
+def parse_time(value: object, *, tz: tzinfo, excel: bool = True) -> datetime:
+    """Parse a business time and return it as an aware datetime in `tz`.
+
+    Accepts datetime and date objects, the text forms listed in the error
+    message (full-width digits and punctuation included), and 8- or 14-digit
+    numbers read as YYYYMMDD or YYYYMMDDHHMMSS. With ``excel=True`` it also
+    accepts Excel serial numbers from 20000 to 80000 (1954 to 2119), as
+    numbers or numeric text, whose fraction is the time of day.
+
+    A naive value gets `tz`. A value with its own offset is converted to `tz`,
+    which keeps the instant.
+
+    Raises:
+        TimeValueError: the value has no accepted form, is not a real
+            calendar time, or is a placeholder date: a year before 1900,
+            1900-01-01, or 9999-12-31.
+    """
+    if isinstance(value, datetime):
+        written = value
+    elif isinstance(value, date):
+        written = datetime(value.year, value.month, value.day)
+    elif isinstance(value, bool):
+        raise TimeValueError(value, reason="a boolean is not a time", excel=excel)
+    elif isinstance(value, int | float):
+        written = _parse_number(value, excel=excel)
+    elif isinstance(value, str):
+        written = _parse_text(value, excel=excel)
+    elif value is None:
+        raise TimeValueError(value, reason="the value is missing", excel=excel)
+    else:
+        reason = f"unsupported type {type(value).__name__}"
+        raise TimeValueError(value, reason=reason, excel=excel)
+
+    # The check runs on the date as written, before a zone conversion could
+    # move a placeholder such as 9999-12-31 out of the datetime range.
+    _reject_placeholder(value, written, excel=excel)
+
+    if written.tzinfo is None:
+        return written.replace(tzinfo=tz)
+    return written.astimezone(tz)
+
+
+def _is_blank_or_invisible(char: str) -> bool:
+    # Category Cf covers zero-width spaces and joiners, U+2060 and U+FEFF.
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+def _format_code_number(value: float) -> str:
+    if not math.isfinite(value):
+        msg = f"invalid code value {value!r}: expected a finite number"
+        raise FieldValueError(msg)
+
+    if not value.is_integer():
+        return repr(value)
+
+    if abs(value) >= _MAX_EXACT_SPREADSHEET_INTEGER:
+        msg = (
+            f"invalid code value {value!r}: a number of 16 or more digits read as a "
+            "float may have lost digits; store the column as text in the source file"
+        )
+        raise FieldValueError(msg)
+    return str(int(value))
+
+
+def _parse_number(value: float, *, excel: bool) -> datetime:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TimeValueError(value, reason="not a finite number", excel=excel)
+
+    # Whole numbers of 8 or 14 digits are compact dates that a workbook or
+    # JSON exporter stored as numbers.
+    if float(value).is_integer() and len(str(int(value))) in (8, 14):
+        return _parse_text(str(int(value)), excel=excel)
+
+    if not excel:
+        reason = "Excel serial numbers are not accepted for this field"
+        raise TimeValueError(value, reason=reason, excel=excel)
+    return _from_excel_serial(value, float(value), excel=excel)
+
+
+def _parse_text(value: str, *, excel: bool) -> datetime:
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        raise TimeValueError(value, reason="the value is empty", excel=excel)
+
+    try:
+        if _COMPACT_DATE_TIME.fullmatch(text):
+            return datetime.strptime(text, "%Y%m%d%H%M%S")
+        if _COMPACT_DATE.fullmatch(text):
+            return datetime.strptime(text, "%Y%m%d")
+
+        match = _DATE_TIME.fullmatch(text)
+        if match is not None:
+            return _from_match(match)
+    except ValueError as exc:
+        raise TimeValueError(value, reason=f"not a calendar time ({exc})", excel=excel) from exc
+
+    if _DECIMAL.fullmatch(text):
+        if not excel:
+            reason = "Excel serial numbers are not accepted for this field"
+            raise TimeValueError(value, reason=reason, excel=excel)
+        return _from_excel_serial(value, float(text), excel=excel)
+
+    raise TimeValueError(value, reason="unrecognised form", excel=excel)
+
+
+def _from_match(match: re.Match[str]) -> datetime:
+    fraction = (match["fraction"] or "").ljust(6, "0")[:6]
+    zone = _parse_zone(match["zone"])
+    return datetime(
+        int(match["year"]),
+        int(match["month"]),
+        int(match["day"]),
+        int(match["hour"] or 0),
+        int(match["minute"] or 0),
+        int(match["second"] or 0),
+        int(fraction),
+        tzinfo=zone,
+    )
+
+
+def _parse_zone(zone: str | None) -> tzinfo | None:
+    if zone is None:
+        return None
+    if zone in ("Z", "z"):
+        return UTC
+
+    digits = zone[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        msg = f"invalid UTC offset {zone!r}"
+        raise ValueError(msg)
+
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if zone.startswith("-") else offset)
+
+
+def _from_excel_serial(value: object, serial: float, *, excel: bool) -> datetime:
+    if not _EXCEL_SERIAL_MIN <= serial <= _EXCEL_SERIAL_MAX:
+        reason = f"{serial:g} is outside the Excel serial range"
+        raise TimeValueError(value, reason=reason, excel=excel)
+
+    # Excel shows times to the millisecond at most, and rounding there removes
+    # float noise such as 0.4374999999 days for 10:30.
+    milliseconds = round(serial * _MILLISECONDS_PER_DAY)
+    return _EXCEL_EPOCH + timedelta(milliseconds=milliseconds)
+
+
+def _reject_placeholder(value: object, written: datetime, *, excel: bool) -> None:
+    day = written.date()
+    if day.year < 1900:
+        reason = f"year {day.year} is a placeholder, not a real business time"
+    elif day in (date(1900, 1, 1), date(9999, 12, 31)):
+        reason = f"{day.isoformat()} is a placeholder date, not a real business time"
+    else:
+        return
+    raise TimeValueError(value, reason=reason, excel=excel)

@@ -1,0 +1,143 @@
+"""Source profiles: how one department system's export maps onto the case contract.
+
+A profile is a TOML file with a ``[source]`` table, a ``[fields]`` table
+(contract field = the department's column name, exact spelling) and the
+dictionaries that turn the department's own codes into canonical values:
+``[status]``, ``[result]`` and ``[id_types]``. Vendors disagree on codes, so
+a value missing from a dictionary is a quarantine reason, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from bus.errors import ConfigError
+from bus.i18n import N_
+from contracts.case import CASE_EVENT_NAMES
+
+CODE_FIELDS = frozenset(
+    {
+        "local_no",
+        "item_code",
+        "applicant_id_type",
+        "department_code",
+        "region",
+        "phone",
+        "status",
+        "result",
+        "version",
+    }
+)
+"""Identifier and code fields: full-width characters and spaces are normalised."""
+ID_FIELDS = frozenset({"applicant_id"})
+INT_FIELDS = frozenset({"promised_days"})
+TEXT_FIELDS = frozenset({"item_name", "applicant_name", "department_name", "remark"})
+"""Free text: only outer whitespace is trimmed, never full-width conversion."""
+TIME_FIELDS = frozenset({"status_time"})
+CONTRACT_FIELDS = CODE_FIELDS | ID_FIELDS | INT_FIELDS | TEXT_FIELDS | TIME_FIELDS
+REQUIRED_MAPPINGS = ("local_no", "status", "status_time", "region")
+
+RESULTS = ("approved", "denied", "voided", "deleted", "forwarded", "returned")
+ID_TYPES = ("id_card", "uscc", "org_code", "passport", "other")
+_SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+class SourceSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    system: str
+    name: str = ""
+    family: str = "case"
+    format: str | None = None
+    encoding: str = "auto"
+    timezone: str = "Asia/Shanghai"
+    cross_level_prefix: str = ""
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A validated source profile."""
+
+    source: SourceSection
+    fields: dict[str, str]
+    status: dict[str, str] = {}
+    result: dict[str, str] = {}
+    id_types: dict[str, str] = {}
+    path: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.source.timezone)
+
+
+def _invalid(path: Path, key: str, value: object, rule: str) -> ConfigError:
+    return ConfigError(
+        N_("Profile {path}: {key} = {value!r} is invalid: {rule}"),
+        path=str(path),
+        key=key,
+        value=value,
+        rule=rule,
+    )
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and check a profile; raises ``ConfigError`` naming the key and the fix."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(N_("Profile {path} not found."), path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            N_("Profile {path} is not valid TOML: {detail}"), path=str(path), detail=str(exc)
+        ) from exc
+    try:
+        profile = msgspec.convert({**raw, "path": str(path)}, Profile)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(
+            N_("Profile {path} does not match the profile format: {detail}"),
+            path=str(path),
+            detail=str(exc),
+        ) from exc
+
+    _check_source(path, profile.source)
+    _check_fields(path, profile.fields)
+    _check_dictionary(path, "status", profile.status, CASE_EVENT_NAMES)
+    _check_dictionary(path, "result", profile.result, RESULTS)
+    _check_dictionary(path, "id_types", profile.id_types, ID_TYPES)
+    return profile
+
+
+def _check_source(path: Path, source: SourceSection) -> None:
+    if not _SOURCE_ID.fullmatch(source.id):
+        raise _invalid(path, "source.id", source.id, "use 1-40 characters of a-z, 0-9 and -")
+    if source.family not in {"case"}:
+        raise _invalid(path, "source.family", source.family, "supported families: case")
+    if source.format not in {None, "csv", "xlsx", "jsonl"}:
+        raise _invalid(path, "source.format", source.format, "use csv, xlsx or jsonl")
+    try:
+        ZoneInfo(source.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _invalid(
+            path, "source.timezone", source.timezone, "use an IANA zone such as Asia/Shanghai"
+        ) from exc
+
+
+def _check_fields(path: Path, fields: dict[str, str]) -> None:
+    for name in fields:
+        if name not in CONTRACT_FIELDS:
+            known = ", ".join(sorted(CONTRACT_FIELDS))
+            raise _invalid(path, f"fields.{name}", name, f"known contract fields: {known}")
+    for name in REQUIRED_MAPPINGS:
+        if name not in fields:
+            raise _invalid(path, f"fields.{name}", None, "this field must be mapped to a column")
+
+
+def _check_dictionary(
+    path: Path, table: str, entries: dict[str, str], allowed: tuple[str, ...]
+) -> None:
+    for code, canonical in entries.items():
+        if canonical not in allowed:
+            raise _invalid(path, f"{table}.{code}", canonical, f"use one of {', '.join(allowed)}")

@@ -1,0 +1,91 @@
+"""Printing an ingest tally for a person (a table) or a script (one JSON document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from adapters.ingest.tally import Tally
+from bus.i18n import _
+from contracts.rules import RULES
+
+
+def tally_document(tally: Tally) -> dict[str, Any]:
+    """The tally as plain data; ``totals`` holds the reconciliation counts."""
+    return {
+        "totals": {
+            "read": tally.read,
+            "published": tally.published,
+            "duplicates": tally.duplicates,
+            "quarantined": tally.quarantined,
+            "parked": tally.parked,
+        },
+        "reconciles": tally.reconciles,
+        "released_from_earlier_runs": tally.released,
+        "expired_to_quarantine": tally.expired,
+        "quarantine_resolved": tally.resolved,
+        "quarantined_by_reason": dict(tally.reasons.most_common()),
+        "files": tally.files,
+        "skipped_files": tally.skipped_files,
+        "unknown_columns": tally.unknown_columns,
+    }
+
+
+def reconciliation_line(tally: Tally) -> str:
+    """The line that must add up: read = published + duplicates + quarantined + parked."""
+    verdict = _("adds up") if tally.reconciles else _("DOES NOT ADD UP")
+    return _(
+        "Reconciliation: read {read} = published {published} + duplicates {duplicates} "
+        "+ quarantined {quarantined} + parked {parked} ({verdict})"
+    ).format(
+        read=tally.read,
+        published=tally.published,
+        duplicates=tally.duplicates,
+        quarantined=tally.quarantined,
+        parked=tally.parked,
+        verdict=verdict,
+    )
+
+
+def reason_label(code: str, english: bool) -> str:
+    rule = RULES.get(code)
+    if rule is None:
+        return code
+    template = rule.message_en if english else rule.message_zh
+    text = template.format_map(dict.fromkeys(rule.placeholders(), "…"))
+    return f"{code}: {text}"
+
+
+def print_tally(console: Console, tally: Tally, *, english: bool) -> None:
+    table = Table(_("Outcome"), _("Records"), title=_("Ingest summary"))
+    table.add_row(_("Read"), str(tally.read))
+    table.add_row(_("Published"), str(tally.published))
+    table.add_row(_("Duplicates"), str(tally.duplicates))
+    table.add_row(_("Quarantined"), str(tally.quarantined))
+    table.add_row(_("Parked"), str(tally.parked))
+    if tally.released:
+        table.add_row(_("Released from earlier runs"), str(tally.released))
+    if tally.expired:
+        table.add_row(_("Expired to quarantine"), str(tally.expired))
+    if tally.resolved:
+        table.add_row(_("Quarantine entries resolved"), str(tally.resolved))
+    console.print(table)
+
+    if tally.reasons:
+        reasons = Table(_("Reason"), _("Records"), title=_("Quarantined by reason"))
+        for code, count in tally.reasons.most_common():
+            reasons.add_row(reason_label(code, english), str(count))
+        console.print(reasons)
+    for file_name, columns in tally.unknown_columns.items():
+        console.print(
+            _("Unknown columns in {file} (not mapped, ignored): {columns}").format(
+                file=file_name, columns=", ".join(columns)
+            )
+        )
+    if tally.skipped_files:
+        console.print(
+            _("Already ingested, skipped: {files}").format(files=", ".join(tally.skipped_files))
+        )
+    console.print(reconciliation_line(tally))

@@ -1,0 +1,75 @@
+"""Connecting to NATS: the configured server, or the embedded one started on demand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import nats
+import nats.errors
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from bus import server
+from bus.errors import ConnectError
+from bus.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def server_url(settings: Settings) -> str:
+    """Return the configured URL, or start the embedded server and return its URL."""
+    if settings.nats_url:
+        return settings.nats_url
+    return server.start(settings.data_dir).url
+
+
+async def _log_error(error: Exception) -> None:
+    log.warning("nats_client_error", error=str(error), error_type=type(error).__name__)
+
+
+async def _log_disconnected() -> None:
+    log.info("nats_disconnected")
+
+
+async def _log_reconnected() -> None:
+    log.info("nats_reconnected")
+
+
+async def connect(settings: Settings, *, name: str = "zwbus") -> Client:
+    """Open a client connection; raises ``ConnectError`` naming the URL on failure."""
+    url = server_url(settings)
+    try:
+        client = await nats.connect(
+            url,
+            name=name,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            max_reconnect_attempts=10,
+            reconnect_time_wait=1,
+            allow_reconnect=True,
+            error_cb=_log_error,
+            disconnected_cb=_log_disconnected,
+            reconnected_cb=_log_reconnected,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        raise ConnectError(url=url, detail=str(exc) or type(exc).__name__) from exc
+    log.info("nats_connected", url=url, client_name=name)
+    return client
+
+
+@asynccontextmanager
+async def open_bus(
+    settings: Settings, *, name: str = "zwbus"
+) -> AsyncIterator[tuple[Client, JetStreamContext]]:
+    """Connect, yield the client and its JetStream context, and drain on exit."""
+    client = await connect(settings, name=name)
+    try:
+        yield client, client.jetstream()
+    finally:
+        if client.is_connected:
+            await client.drain()
+        else:
+            await client.close()

@@ -1,0 +1,1 @@
+"""Replay: reading history by time, sequence and subject."""
