@@ -63,6 +63,10 @@ class TimeValueError(FieldValueError):
         super().__init__(msg)
 
 
+_PLAIN_ASCII = re.compile(r"[!-~]+")
+"""Printable ASCII without spaces, which NFKC and whitespace removal leave unchanged."""
+
+
 def normalize_code(value: object) -> str | None:
     """Normalise an identifier or code field value for comparison.
 
@@ -87,6 +91,10 @@ def normalize_code(value: object) -> str | None:
     else:
         msg = f"invalid code value {value!r}: expected text or a number, got {type(value).__name__}"
         raise FieldValueError(msg)
+
+    # Most codes are already plain printable ASCII: nothing to convert or drop.
+    if _PLAIN_ASCII.fullmatch(text):
+        return text
 
     text = unicodedata.normalize("NFKC", text)
     compact = "".join(char for char in text if not _is_blank_or_invisible(char))

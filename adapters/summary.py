@@ -58,6 +58,16 @@ def reason_label(code: str, english: bool) -> str:
     return f"{code}: {text}"
 
 
+def print_reasons(console: Console, tally: Tally, *, english: bool) -> None:
+    """Print how many records each rule quarantined, most frequent first."""
+    if not tally.reasons:
+        return
+    reasons = Table(_("Reason"), _("Records"), title=_("Quarantined by reason"))
+    for code, count in tally.reasons.most_common():
+        reasons.add_row(reason_label(code, english), str(count))
+    console.print(reasons)
+
+
 def print_tally(console: Console, tally: Tally, *, english: bool) -> None:
     table = Table(_("Outcome"), _("Records"), title=_("Ingest summary"))
     table.add_row(_("Read"), str(tally.read))
@@ -73,11 +83,7 @@ def print_tally(console: Console, tally: Tally, *, english: bool) -> None:
         table.add_row(_("Quarantine entries resolved"), str(tally.resolved))
     console.print(table)
 
-    if tally.reasons:
-        reasons = Table(_("Reason"), _("Records"), title=_("Quarantined by reason"))
-        for code, count in tally.reasons.most_common():
-            reasons.add_row(reason_label(code, english), str(count))
-        console.print(reasons)
+    print_reasons(console, tally, english=english)
     for file_name, columns in tally.unknown_columns.items():
         console.print(
             _("Unknown columns in {file} (not mapped, ignored): {columns}").format(

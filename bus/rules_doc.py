@@ -30,8 +30,14 @@ def rules_markdown() -> str:
         + " | ".join(
             _cell(value)
             for value in (
-                f"`{rule.code}`", rule.family, rule.layer, rule.message_zh, rule.fix_zh,
-                rule.message_en, rule.fix_en, rule.source,
+                f"`{rule.code}`",
+                rule.family,
+                rule.layer,
+                rule.message_zh,
+                rule.fix_zh,
+                rule.message_en,
+                rule.fix_en,
+                rule.source,
             )
         )
         + " |"

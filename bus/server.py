@@ -27,6 +27,9 @@ from bus.i18n import N_
 
 log = structlog.get_logger(__name__)
 
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers this process started, kept so that ``stop`` can reap them."""
+
 PREFERRED_PORT = 4322
 """Tried first so that the embedded server keeps one address across restarts."""
 START_TIMEOUT_S = 20.0
@@ -171,6 +174,7 @@ def start(data_dir: Path, *, port: int | None = None) -> ServerInfo:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    _CHILDREN[process.pid] = process
     _wait_until_listening(chosen, process, log_file)
 
     info = ServerInfo(pid=process.pid, port=chosen, store_dir=str(store_dir))
@@ -205,5 +209,10 @@ def stop(data_dir: Path) -> ServerInfo | None:
 def _reap(pid: int) -> None:
     # A server started by this same process is our child: collect its exit
     # status so that it does not linger as a zombie that still "exists".
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)

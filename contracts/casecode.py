@@ -16,7 +16,7 @@ from datetime import date
 
 CODE_LENGTH = 21
 MAX_SEQUENCE = 999_999
-_CODE = re.compile(r"\d{20}[0-9X]")
+_CODE = re.compile(r"[0-9]{20}[0-9X]")
 _CHECK_CHARS = "10X98765432"
 
 
@@ -28,7 +28,7 @@ def unified_code_check_char(body20: str) -> str:
 
 def make_unified_code(region: str, day: date, sequence: int) -> str:
     """Compose a unified case code; raises ValueError when a part is out of range."""
-    if not re.fullmatch(r"\d{6}", region):
+    if not re.fullmatch(r"[0-9]{6}", region):
         raise ValueError(f"region {region!r} is not a 6-digit code")
     if not 1 <= sequence <= MAX_SEQUENCE:
         raise ValueError(f"sequence {sequence} is outside 1..{MAX_SEQUENCE}")

@@ -75,8 +75,11 @@ def incompatibilities(published: dict[str, Any], current: dict[str, Any]) -> lis
 
 def _without_docs(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {key: _without_docs(value) for key, value in schema.items()
-                if key not in {"description", "title"}}
+        return {
+            key: _without_docs(value)
+            for key, value in schema.items()
+            if key not in {"description", "title"}
+        }
     if isinstance(schema, list):
         return [_without_docs(value) for value in schema]
     return schema

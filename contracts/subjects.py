@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
-_REGION = re.compile(r"\d{6}")
+_REGION = re.compile(r"[0-9]{6}")
 UNKNOWN_REGION = "000000"
 """Region used in quarantine subjects when a record's own region is invalid."""
 

@@ -31,7 +31,9 @@ class ParkedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """The encoded envelope, published unchanged on release."""
     event_id: str
     event_type: str
+    occurred_at: datetime
     code: str
+    region: str
     subject: str
     record_key: str
     source_id: str
@@ -81,6 +83,7 @@ class ParkingLot:
         return event_id in self._by_case.get(code, ())
 
     async def park(self, parked: ParkedEvent) -> asyncio.Future[PubAck]:
+        """Store an event that waits for a predecessor; the caller checks ``is_parked`` first."""
         self._by_case[parked.code].add(parked.event_id)
         return await self._publisher.publish(
             f"$KV.{PARKED}.p.{parked.code}.{parked.event_id}", _encode(parked)

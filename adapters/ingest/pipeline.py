@@ -32,13 +32,13 @@ from adapters.ingest.index import EventIndex
 from adapters.ingest.lru import BoundedCache
 from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.quarantine_book import QuarantineBook
-from adapters.ingest.state import CaseStates
+from adapters.ingest.state import CaseState, CaseStates
 from adapters.ingest.tally import Tally
 from adapters.profile import Profile
 from bus.errors import StreamError
 from bus.i18n import N_
 from bus.publisher import PubAck, Publisher
-from contracts.case import PREDECESSORS, STATUS_RANK, TERMINAL_EVENTS
+from contracts.case import PREDECESSORS, STATUS_RANK
 from contracts.envelope import Source, encode_event, make_envelope
 from contracts.ids import ingested_event_id
 from contracts.quarantine import Reason, RecordPosition
@@ -227,7 +227,20 @@ class CasePipeline:
         writes: _BatchWrites,
     ) -> None:
         self._seen.put(event_id, True)
-        types = self._states.types(code)
+        state = self._states.state(code)
+
+        if _after_close(state, candidate.occurred_at):
+            reason = _closed_reason(code, state)
+            rejection = Rejection(
+                candidate.record,
+                candidate.record_key,
+                candidate.event_type,
+                candidate.region,
+                (reason,),
+            )
+            await self._reject(rejection, location, batch, writes)
+            return
+
         envelope = make_envelope(
             candidate.payload,
             id=event_id,
@@ -241,35 +254,20 @@ class CasePipeline:
         )
         subject = entity_subject("case", candidate.region, code)
 
-        closed = types & TERMINAL_EVENTS
-        if closed and candidate.event_type not in types:
-            reason = Reason(
-                code="case_closed",
-                field=None,
-                value=code,
-                detail=f"case already has {sorted(closed)[0]}",
-            )
-            await self._reject(
-                Rejection(
-                    candidate.record,
-                    candidate.record_key,
-                    candidate.event_type,
-                    candidate.region,
-                    (reason,),
-                ),
-                location,
-                batch,
-                writes,
-            )
-            return
-
-        missing = PREDECESSORS[candidate.event_type] - types
+        missing = PREDECESSORS[candidate.event_type] - state.types
         if missing:
+            batch.parked += 1
+            if self._parking.is_parked(code, event_id):
+                # A re-send of a record that is still waiting keeps its first
+                # parked time, so that the wait for its predecessor can expire.
+                return
             parked = ParkedEvent(
                 event=msgspec.Raw(encode_event(envelope)),
                 event_id=event_id,
                 event_type=candidate.event_type,
+                occurred_at=candidate.occurred_at,
                 code=code,
+                region=candidate.region,
                 subject=subject,
                 record_key=candidate.record_key,
                 source_id=self.source_id,
@@ -280,7 +278,6 @@ class CasePipeline:
             )
             self._parked_here.setdefault(code, {})[event_id] = parked
             writes.side_writes.append(await self._parking.park(parked))
-            batch.parked += 1
             return
 
         await self._publish(
@@ -291,7 +288,7 @@ class CasePipeline:
             candidate.record_key,
             writes,
         )
-        self._states.add(code, candidate.event_type)
+        self._states.add(code, candidate.event_type, candidate.occurred_at)
         await self._release_waiting(code, writes, batch)
 
     async def _publish(
@@ -321,27 +318,34 @@ class CasePipeline:
         return parked.event_id in self._parked_here.get(parked.code, {})
 
     async def _release_waiting(self, code: str, writes: _BatchWrites, batch: Tally) -> None:
+        """Publish, in business-time order, the parked events whose predecessors are now in."""
         if not self._parking.has_waiting(code):
             return
         local = self._parked_here.get(code, {})
         stored = {p.event_id: p for p in await self._parking.waiting(code)}
-        waiting = {**stored, **local}
         waiting = {
             event_id: parked
-            for event_id, parked in waiting.items()
+            for event_id, parked in {**stored, **local}.items()
             if self._parking.is_parked(code, event_id)
         }
-        types = self._states.types(code)
+        state = self._states.state(code)
 
         progressed = True
         while progressed and waiting:
             progressed = False
             ready = sorted(
-                (p for p in waiting.values() if not PREDECESSORS[p.event_type] - types),
-                key=lambda p: STATUS_RANK.get(p.event_type, 0),
+                (p for p in waiting.values() if not PREDECESSORS[p.event_type] - state.types),
+                key=lambda p: (p.occurred_at, STATUS_RANK.get(p.event_type, 0)),
             )
             for parked in ready:
                 del waiting[parked.event_id]
+                writes.releases.append(parked)
+                progressed = True
+                if _after_close(state, parked.occurred_at):
+                    await self._quarantine_parked(
+                        parked, _closed_reason(code, state), batch, writes
+                    )
+                    continue
                 await self._publish(
                     parked.subject,
                     bytes(parked.event),
@@ -351,10 +355,29 @@ class CasePipeline:
                     writes,
                     parked=parked,
                 )
-                types.add(parked.event_type)
-                self._states.add(code, parked.event_type)
-                writes.releases.append(parked)
-                progressed = True
+                self._states.add(code, parked.event_type, parked.occurred_at)
+
+    async def _quarantine_parked(
+        self, parked: ParkedEvent, reason: Reason, batch: Tally, writes: _BatchWrites
+    ) -> None:
+        future = await self._quarantine.add(
+            system=self._profile.source.system,
+            family="case",
+            record_key=parked.record_key,
+            event_type=parked.event_type,
+            region=parked.region,
+            position=parked.position,
+            reasons=(reason,),
+            original=parked.original,
+        )
+        if future is not None:
+            writes.side_writes.append(future)
+        if self._was_parked_here(parked):
+            batch.parked -= 1
+            batch.quarantined += 1
+            batch.reasons[reason.code] += 1
+        else:
+            batch.expired += 1
 
     async def _settle(self, writes: _BatchWrites, batch: Tally) -> None:
         for published in writes.published:
@@ -398,7 +421,7 @@ class CasePipeline:
             batch.published += 1
 
     async def expire_parked(self, now: datetime | None = None) -> int:
-        """Quarantine events parked longer than the wait; returns how many."""
+        """Quarantine this source's events parked longer than the wait; returns how many."""
         moment = now or datetime.now(UTC)
         writes = _BatchWrites()
         batch = Tally()
@@ -413,28 +436,26 @@ class CasePipeline:
                 detail=f"waited for {', '.join(parked.waiting_for)} since "
                 f"{parked.parked_at.isoformat()}",
             )
-            future = await self._quarantine.add(
-                system=self._profile.source.system,
-                family="case",
-                record_key=parked.record_key,
-                event_type=parked.event_type,
-                region=None,
-                position=parked.position,
-                reasons=(reason,),
-                original=parked.original,
-            )
-            if future is not None:
-                writes.side_writes.append(future)
-            if self._was_parked_here(parked):
-                batch.parked -= 1
-                batch.quarantined += 1
-                batch.reasons["missing_predecessor"] += 1
-            else:
-                batch.expired += 1
+            await self._quarantine_parked(parked, reason, batch, writes)
             writes.releases.append(parked)
             expired += 1
         await self._settle(writes, batch)
         return expired
+
+
+def _after_close(state: CaseState, occurred_at: datetime) -> bool:
+    """Tell whether an event's business time falls after the case was closed."""
+    return state.closed_at is not None and occurred_at > state.closed_at
+
+
+def _closed_reason(code: str, state: CaseState) -> Reason:
+    closed_at = state.closed_at.isoformat() if state.closed_at else "-"
+    return Reason(
+        code="case_closed",
+        field=None,
+        value=code,
+        detail=f"case was closed (not accepted or withdrawn) at {closed_at}",
+    )
 
 
 def _position(record: SourceRecord, location: str) -> RecordPosition:

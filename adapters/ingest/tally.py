@@ -11,8 +11,8 @@ class Tally:
     """Every record read ends in exactly one of published, duplicate, quarantined, parked.
 
     ``released`` and ``expired`` count events parked by earlier runs that this
-    run published or, after the configured wait, quarantined; they are not
-    records read by this run.
+    run published or quarantined (their wait ran out, or the case was closed
+    before them); they are not records read by this run.
     """
 
     read: int = 0

@@ -1,0 +1,1 @@
+"""Benchmarks, deterministic data generators and the demo."""

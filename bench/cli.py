@@ -1,0 +1,266 @@
+"""The ``zwbus demo`` command: the whole pipeline on generated department exports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.summary import print_reasons, reconciliation_line
+from bench.demo.run import SOURCES, DemoResult, run_demo
+from bus.i18n import N_, _, current_language
+from bus.runner import run
+from bus.server import read_info
+from bus.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+STEP_TITLES = {
+    "streams": N_("Starting the embedded server and applying streams"),
+    "catalogue": N_("Importing the item catalogue of 广安区 (511602)"),
+    "generate": N_("Generating four departments' exports"),
+    "project": N_("Building the case database (projection catching up)"),
+    "report": N_("Gathering the summary"),
+}
+STATUS_NAMES = {
+    "submitted": N_("submitted"),
+    "accepted": N_("accepted"),
+    "not_accepted": N_("not accepted"),
+    "supplement_requested": N_("supplement requested"),
+    "supplemented": N_("supplemented"),
+    "step_completed": N_("in progress"),
+    "suspended": N_("suspended"),
+    "resumed": N_("resumed"),
+    "concluded": N_("concluded"),
+    "result_delivered": N_("result delivered"),
+    "withdrawn": N_("withdrawn"),
+}
+
+
+def _step_title(name: str) -> str:
+    if name.startswith("ingest:"):
+        return _("Ingesting source {source}").format(source=name.split(":", 1)[1])
+    return _(STEP_TITLES[name])
+
+
+def _print_summary(result: DemoResult, settings: Settings) -> None:
+    english = current_language() == "en"
+    console.rule(_("zwbus demo summary"))
+
+    sources = Table(
+        _("Source"),
+        _("Read"),
+        _("Published"),
+        _("Duplicates"),
+        _("Quarantined"),
+        _("Parked"),
+        title=_("Ingest by source"),
+    )
+    for name in SOURCES:
+        tally = result.per_source[name]
+        sources.add_row(
+            name,
+            str(tally.read),
+            str(tally.published),
+            str(tally.duplicates),
+            str(tally.quarantined),
+            str(tally.parked),
+        )
+    totals = result.totals
+    sources.add_row(
+        _("Total"),
+        str(totals.read),
+        str(totals.published),
+        str(totals.duplicates),
+        str(totals.quarantined),
+        str(totals.parked),
+        style="bold",
+    )
+    console.print(sources)
+
+    print_reasons(console, totals, english=english)
+    if totals.resolved:
+        console.print(
+            _("Quarantine entries resolved by corrected re-sends: {count}").format(
+                count=totals.resolved
+            )
+        )
+    console.print(
+        reconciliation_line(totals), style="bold green" if totals.reconciles else "bold red"
+    )
+    console.print(
+        _("Ingest rate: {rate:,.0f} records/s ({records} records in {seconds:.1f} s)").format(
+            rate=result.ingest_rate, records=totals.read, seconds=result.ingest_seconds
+        )
+    )
+
+    statuses = Table(_("Status"), _("Cases"), title=_("Case database (办件库) by status"))
+    for status, count in sorted(result.cases_by_status.items(), key=lambda item: -item[1]):
+        statuses.add_row(_(STATUS_NAMES.get(status, status)), str(count))
+    statuses.add_row(_("Total"), str(result.cases_total), style="bold")
+    console.print(statuses)
+    console.print(
+        _("Overdue cases (past their promised working days): {count}").format(count=result.overdue)
+    )
+
+    catalogue = result.catalogue
+    console.print(
+        _("Item catalogue: read {read}, published {published}, quarantined {quarantined}.").format(
+            read=catalogue.read, published=catalogue.published, quarantined=catalogue.quarantined
+        )
+    )
+    if result.sample_code:
+        console.print(_("Look at one case:"))
+        console.print(f"  zwbus cases show {result.sample_code}", style="bold cyan", markup=False)
+    console.print(
+        _("More: zwbus cases list --overdue, zwbus quarantine list, zwbus projections status")
+    )
+    info = read_info(settings.data_dir)
+    if info is not None:
+        console.print(
+            _(
+                "The embedded server keeps running at {url}; stop it with `zwbus server stop`."
+            ).format(url=info.url)
+        )
+
+
+@click.command(
+    help=_(
+        "Run the demo: generated exports of four departments to the case database, with a summary."
+    )
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help=_("Print the summary as one JSON document (totals, reasons, cases)."),
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2026,
+    show_default=True,
+    help=_("Seed of the data generator; the same seed gives the same files."),
+)
+@click.option(
+    "--cases", type=int, default=8000, show_default=True, help=_("Number of cases to generate.")
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help=_("Date overdue cases are counted at (default: today)."),
+)
+@click.pass_obj
+def demo(settings: Settings, as_json: bool, seed: int, cases: int, today: object) -> int:
+    show_progress = not as_json and sys.stderr.isatty()
+    reference_day = today.date() if today is not None else date.today()  # type: ignore[attr-defined]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_progress,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+        current = {"step": 0}
+
+        def on_step(name: str) -> None:
+            current["step"] += 1
+            if not as_json:
+                err_console.print(f"[{current['step']}/9] {_step_title(name)}")
+            if name.startswith("ingest:"):
+                source = name.split(":", 1)[1]
+                tasks[source] = progress.add_task(source, total=None)
+            elif tasks:
+                for task in tasks.values():
+                    progress.stop_task(task)
+
+        def on_records(source: str, done: int, total: int) -> None:
+            if source in tasks:
+                progress.update(tasks[source], completed=done, total=total or None)
+
+        result = run(
+            run_demo(
+                settings,
+                seed=seed,
+                cases=cases,
+                today=reference_day,
+                on_step=on_step,
+                on_records=on_records,
+            )
+        )
+
+    if as_json:
+        click.echo(json.dumps(result.document(), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(result, settings)
+    return 0 if result.totals.reconciles else 2
+
+
+@click.group(help=_("Benchmarks run against servers they start themselves."))
+def bench() -> None:
+    pass
+
+
+@bench.command(
+    "ingest",
+    help=_(
+        "Time the demo ingest against raw nats-py publishing of the "
+        "same events, several runs, medians."
+    ),
+)
+@click.option("--runs", type=int, default=3, show_default=True, help=_("Number of runs."))
+@click.option(
+    "--cases", type=int, default=8000, show_default=True, help=_("Number of cases to generate.")
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=_("Also write the results to this JSON file."),
+)
+def bench_ingest(runs: int, cases: int, out: Path | None) -> None:
+    from bench.ingest_bench import run_ingest_benchmark
+
+    results = run(run_ingest_benchmark(runs=runs, cases=cases))
+    table = Table(
+        _("Run"),
+        _("Records"),
+        _("Ingest records/s"),
+        _("Events"),
+        _("nats-py publish_async events/s"),
+        _("Ratio"),
+    )
+    for index, item in enumerate(results["runs"], start=1):
+        table.add_row(
+            str(index),
+            str(item["records"]),
+            str(item["ingest_records_per_s"]),
+            str(item["events"]),
+            str(item["baseline_events_per_s"]),
+            f"{item['ratio']:.2f}",
+        )
+    median = results["median"]
+    table.add_row(
+        _("Median"),
+        "",
+        str(median["ingest_records_per_s"]),
+        "",
+        str(median["baseline_events_per_s"]),
+        f"{median['ratio']:.2f}",
+        style="bold",
+    )
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        console.print(_("Results written to {path}.").format(path=out))

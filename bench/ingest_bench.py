@@ -1,0 +1,157 @@
+"""Ingest benchmark: the demo pipeline against raw nats-py publishing of the same events.
+
+Each run starts a fresh nats-server, imports the item catalogue, and times
+the ingest of the generated exports of all four demo sources (records read
+per second, every record counted whatever its outcome). The baseline, in
+the same run, publishes the very events that the ingest stored, with the
+same subjects and message ids, through nats-py's ``js.publish_async`` into
+a fresh server, and is timed the same way (events per second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from adapters.file_source import ingest_files
+from adapters.items import import_catalogue
+from adapters.profile import load_profile
+from bench.demo.generate import bundled_catalogue, generate_exports
+from bench.demo.run import SOURCES, profile_path
+from bus import server
+from bus.connect import open_bus
+from bus.reader import read_stream
+from bus.settings import Settings
+from bus.streams import CASES, ensure_streams
+
+
+@dataclass(frozen=True)
+class RunResult:
+    records: int
+    ingest_seconds: float
+    events: int
+    baseline_seconds: float
+
+    @property
+    def ingest_rate(self) -> float:
+        return self.records / self.ingest_seconds
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.events / self.baseline_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.ingest_rate / self.baseline_rate
+
+
+async def _ingest_once(
+    exports: Path, folder: Path
+) -> tuple[int, float, list[tuple[str, bytes, str]]]:
+    info = server.start(folder / "ingest", port=server.free_port())
+    try:
+        settings = Settings(nats_url=info.url, data_dir=folder / "ingest")
+        await import_catalogue(settings, bundled_catalogue())
+        records = 0
+        started = time.perf_counter()
+        for source_id in SOURCES:
+            tally = await ingest_files(
+                settings, load_profile(profile_path(source_id)), [exports / source_id]
+            )
+            records += tally.read
+        elapsed = time.perf_counter() - started
+
+        events: list[tuple[str, bytes, str]] = []
+        async with open_bus(settings) as (_client, js):
+            async for message in read_stream(js, CASES):
+                msg_id = (message.headers or {}).get("Nats-Msg-Id", "")
+                events.append((message.subject, message.data, msg_id))
+        return records, elapsed, events
+    finally:
+        server.stop(folder / "ingest")
+
+
+async def _baseline_once(events: list[tuple[str, bytes, str]], folder: Path) -> float:
+    info = server.start(folder / "baseline", port=server.free_port())
+    try:
+        client = await nats.connect(info.url)
+        js = client.jetstream()
+        await ensure_streams(js)
+        started = time.perf_counter()
+        for subject, data, msg_id in events:
+            await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+        await js.publish_async_completed()
+        elapsed = time.perf_counter() - started
+        await client.close()
+        return elapsed
+    finally:
+        server.stop(folder / "baseline")
+
+
+async def run_ingest_benchmark(
+    *, runs: int = 3, cases: int = 8000, seed: int = 2026, work_dir: Path | None = None
+) -> dict[str, Any]:
+    """Run the benchmark ``runs`` times; returns the per-run figures and their medians."""
+    root = Path(tempfile.mkdtemp(prefix="zwbus-bench-", dir=work_dir))
+    try:
+        exports = root / "exports"
+        generate_exports(exports, seed=seed, cases=cases)
+        results = []
+        for index in range(runs):
+            folder = root / f"run{index}"
+            records, ingest_seconds, events = await _ingest_once(exports, folder)
+            baseline_seconds = await _baseline_once(events, folder)
+            results.append(RunResult(records, ingest_seconds, len(events), baseline_seconds))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    return {
+        "scenario": "ingest",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": _cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "cases": cases,
+        "seed": seed,
+        "runs": [
+            {
+                "records": r.records,
+                "ingest_seconds": round(r.ingest_seconds, 3),
+                "ingest_records_per_s": round(r.ingest_rate),
+                "events": r.events,
+                "baseline_seconds": round(r.baseline_seconds, 3),
+                "baseline_events_per_s": round(r.baseline_rate),
+                "ratio": round(r.ratio, 3),
+            }
+            for r in results
+        ],
+        "median": {
+            "ingest_records_per_s": round(statistics.median(r.ingest_rate for r in results)),
+            "baseline_events_per_s": round(statistics.median(r.baseline_rate for r in results)),
+            "ratio": round(statistics.median(r.ratio for r in results), 3),
+        },
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(asyncio.run(run_ingest_benchmark()), indent=2))  # noqa: T201

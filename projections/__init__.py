@@ -1,0 +1,1 @@
+"""Projections: checkpointed consumers that build read models from the streams."""

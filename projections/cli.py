@@ -1,0 +1,299 @@
+"""The ``zwbus projections`` and ``zwbus cases`` command groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from bus.i18n import _
+from bus.runner import Interrupted, run
+from bus.settings import Settings
+from contracts.case import CASE_EVENT_NAMES
+from projections import display
+from projections.base import Projection
+from projections.cases import CasesProjection
+from projections.cases import queries as case_queries
+from projections.checkpoint_store import ProjectionStore, store_path
+from projections.operations import (
+    ProjectionStatus,
+    SetAsideReport,
+    handle_set_aside,
+    projection_status,
+)
+from projections.runtime import ProjectionRunner
+from projections.workdays import china_today
+
+console = Console(soft_wrap=False)
+error_console = Console(stderr=True, soft_wrap=False)
+
+PROJECTIONS: dict[str, Callable[[Path], Projection]] = {
+    "cases": CasesProjection.for_data_dir,
+}
+"""Projections the commands know, by name, each built from the data folder."""
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _echo_json(value: object) -> None:
+    click.echo(msgspec.json.encode(value).decode())
+
+
+def _as_date(value: datetime | None) -> date | None:
+    return None if value is None else value.date()
+
+
+def _name_argument() -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.argument(
+        "name", required=False, default="cases", type=click.Choice(sorted(PROJECTIONS))
+    )
+
+
+# --- zwbus projections --------------------------------------------------------
+
+
+@click.group(help=_("Build and inspect the read models (projections) fed by the streams."))
+def projections() -> None:
+    pass
+
+
+@projections.command("run", help=_(
+    "Apply the stream to a projection's store. Without --until-caught-up it keeps "
+    "following the stream until SIGINT or SIGTERM, which stop it after the current batch."))
+@_name_argument()
+@click.option("--until-caught-up", is_flag=True,
+              help=_("Stop once no message is pending instead of following the stream."))
+@click.pass_obj
+def run_projection(settings: Settings, name: str, until_caught_up: bool) -> None:
+    runner = ProjectionRunner(PROJECTIONS[name](settings.data_dir), settings)
+    try:
+        summary = run(runner.run(until_caught_up=until_caught_up))
+    except Interrupted:
+        console.print(display.summary_text(runner.summary))
+        if until_caught_up:
+            raise
+        console.print(_("Stopped by signal; every committed batch is kept."))
+        return
+    console.print(display.summary_text(summary))
+
+
+@projections.command("status", help=_(
+    "Compare each projection's stored sequence with its stream: lag and set-aside messages."))
+@click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
+@click.pass_obj
+def status(settings: Settings, as_json: bool) -> None:
+    async def collect() -> list[ProjectionStatus]:
+        return [
+            await projection_status(build(settings.data_dir), settings)
+            for build in PROJECTIONS.values()
+        ]
+
+    statuses = run(collect())
+    if as_json:
+        _echo_json(statuses)
+        return
+
+    table = Table(_("Projection"), _("Stream"), _("Stored sequence"), _("Stream last sequence"),
+                  _("Lag"), _("Consumer pending"), _("Ack pending"), _("Set aside"))
+    for item in statuses:
+        values = (
+            item.projection,
+            item.stream,
+            item.stored_sequence,
+            item.stream_last_sequence,
+            item.lag,
+            item.consumer_pending,
+            item.consumer_ack_pending,
+            item.set_aside,
+        )
+        table.add_row(*["-" if value is None else str(value) for value in values])
+    console.print(table)
+
+
+@projections.command("set-aside", help=_(
+    "List the messages a projection set aside. --retry decodes and applies them again "
+    "(after an upgrade that reads them); --discard drops one for good."))
+@_name_argument()
+@click.option("--retry", is_flag=True,
+              help=_("Decode and apply the set-aside messages again, per key in stream order."))
+@click.option("--discard", "discard", type=int, multiple=True, metavar="SEQ",
+              help=_("Delete the set-aside message with this stream sequence, then retry "
+                     "the messages behind it. Repeatable."))
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help=_("Maximum number of messages to list."))
+@click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
+@click.pass_obj
+def set_aside_command(
+    settings: Settings, name: str, retry: bool, discard: tuple[int, ...], limit: int,
+    as_json: bool,
+) -> None:
+    projection = PROJECTIONS[name](settings.data_dir)
+    report = run(handle_set_aside(
+        projection, settings, retry=retry, discard=discard, limit=limit
+    ))
+    if as_json:
+        _echo_json(_set_aside_json(report))
+        return
+    _print_set_aside(report)
+
+
+def _set_aside_json(report: SetAsideReport) -> dict[str, object]:
+    entries = [
+        {key: value for key, value in msgspec.structs.asdict(entry).items() if key != "data"}
+        for entry in report.entries
+    ]
+    return {
+        "discarded": report.discarded,
+        "missing": report.missing,
+        "retry": report.retry,
+        "total": report.total,
+        "entries": entries,
+    }
+
+
+def _print_set_aside(report: SetAsideReport) -> None:
+    for seq in report.discarded:
+        console.print(_("Discarded set-aside message {seq}.").format(seq=seq))
+    for seq in report.missing:
+        error_console.print(_("No set-aside message has sequence {seq}.").format(seq=seq))
+    if report.retry is not None:
+        console.print(_(
+            "Retry: {resolved} resolved ({applied} applied, {duplicates} duplicates), "
+            "{remaining} still set aside."
+        ).format(
+            resolved=report.retry.resolved,
+            applied=report.retry.applied,
+            duplicates=report.retry.duplicates,
+            remaining=report.retry.remaining,
+        ))
+    if not report.entries:
+        console.print(_("No message is set aside."))
+        return
+    console.print(display.set_aside_table(report.entries))
+    if report.total > len(report.entries):
+        console.print(_("Showing {shown} of {total}; raise --limit to see more.").format(
+            shown=len(report.entries), total=report.total))
+
+
+# --- zwbus cases --------------------------------------------------------------
+
+
+@click.group(help=_("Look up cases (办件) in the case database."))
+def cases() -> None:
+    pass
+
+
+_AS_OF_HELP = _("Date the overdue check uses, YYYY-MM-DD (default: today in China).")
+
+
+@cases.command("show", help=_(
+    "Show one case by unified case code or local case number: its current state and its "
+    "events in business-time order. Identifiers are shown masked."))
+@click.argument("code")
+@click.option("--as-of", type=_DATE, default=None, help=_AS_OF_HELP)
+@click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of tables."))
+@click.pass_obj
+def show(settings: Settings, code: str, as_of: datetime | None, as_json: bool) -> int:
+    today = _as_date(as_of) or china_today()
+
+    async def load() -> tuple[list[case_queries.CaseView], list[case_queries.HistoryEntry]]:
+        path = store_path(settings.data_dir, CasesProjection.name)
+        async with ProjectionStore.open(
+            path, projection=CasesProjection.name, create=False
+        ) as store:
+            views = await case_queries.find_cases(store.connection, code, today)
+            history = []
+            if len(views) == 1:
+                history = await case_queries.case_history(store.connection, views[0].case.code)
+            return views, history
+
+    views, history = run(load())
+    if not views:
+        error_console.print(
+            _("No case has the unified code or local case number {code}.").format(code=code))
+        return 1
+    if len(views) > 1:
+        error_console.print(_(
+            "Local case number {code} belongs to {count} cases; show one by its unified code:"
+        ).format(code=code, count=len(views)))
+        for view in views:
+            error_console.print(f"  {view.case.code}  {view.case.system}  "
+                                f"{display.label(display.STATUS_LABELS, view.case.status)}")
+        return 1
+
+    if as_json:
+        _echo_json({"case": views[0].case, "overdue": views[0].overdue, "history": history})
+        return 0
+    console.print(display.case_table(views[0], today))
+    console.print(display.history_table(history))
+    return 0
+
+
+@cases.command("list", help=_(
+    "List cases, newest submission first, filtered by region, department, item, status, "
+    "overdue and submission date."))
+@click.option("--region", default=None,
+              help=_("Region code prefix: 2 digits (province), 4 (city) or 6 (county)."))
+@click.option("--department", default=None, help=_("Department code."))
+@click.option("--item", default=None, help=_("Item implementation code (实施编码)."))
+@click.option("--status", type=click.Choice(CASE_EVENT_NAMES), default=None,
+              help=_("Current status."))
+@click.option("--overdue", is_flag=True, help=_("Only cases overdue as of --as-of."))
+@click.option("--since", type=_DATE, default=None,
+              help=_("First submission date, YYYY-MM-DD, included."))
+@click.option("--until", type=_DATE, default=None,
+              help=_("Last submission date, YYYY-MM-DD, included."))
+@click.option("--as-of", type=_DATE, default=None, help=_AS_OF_HELP)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help=_("Maximum number of cases."))
+@click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
+@click.pass_obj
+def list_command(
+    settings: Settings,
+    region: str | None,
+    department: str | None,
+    item: str | None,
+    status: str | None,
+    overdue: bool,
+    since: datetime | None,
+    until: datetime | None,
+    as_of: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    today = _as_date(as_of) or china_today()
+    filters = case_queries.CaseFilter(
+        region=region,
+        department=department,
+        item=item,
+        status=status,
+        overdue=overdue,
+        since=_as_date(since),
+        until=_as_date(until),
+        limit=limit,
+    )
+
+    async def load() -> list[case_queries.CaseView]:
+        path = store_path(settings.data_dir, CasesProjection.name)
+        async with ProjectionStore.open(
+            path, projection=CasesProjection.name, create=False
+        ) as store:
+            return await case_queries.list_cases(store.connection, filters, today)
+
+    views = run(load())
+    if as_json:
+        _echo_json([
+            {**msgspec.structs.asdict(view.case), "overdue": view.overdue} for view in views
+        ])
+        return
+    if not views:
+        console.print(_("No case matches."))
+        return
+    console.print(display.case_list_table(views))
+    console.print(_("{count} case(s) shown (limit {limit}).").format(
+        count=len(views), limit=limit))
