@@ -95,11 +95,20 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
     console.print(
         reconciliation_line(totals), style="bold green" if totals.reconciles else "bold red"
     )
-    console.print(
-        _("Ingest rate: {rate:,.0f} records/s ({records} records in {seconds:.1f} s)").format(
-            rate=result.ingest_rate, records=totals.read, seconds=result.ingest_seconds
+    if totals.read:
+        console.print(
+            _("Ingest rate: {rate:,.0f} records/s ({records} records in {seconds:.1f} s)").format(
+                rate=result.ingest_rate, records=totals.read, seconds=result.ingest_seconds
+            )
         )
-    )
+    if totals.skipped_files:
+        console.print(
+            _(
+                "{count} export files were ingested completely before and were skipped, so "
+                "nothing new was published. To read them again: zwbus ingest --reread, or "
+                "start afresh with `zwbus server stop` and removing the data folder {folder}."
+            ).format(count=len(totals.skipped_files), folder=settings.data_dir)
+        )
 
     statuses = Table(_("Status"), _("Cases"), title=_("Case database (办件库) by status"))
     for status, count in sorted(result.cases_by_status.items(), key=lambda item: -item[1]):
@@ -264,3 +273,42 @@ def bench_ingest(runs: int, cases: int, out: Path | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         console.print(_("Results written to {path}.").format(path=out))
+
+
+@bench.command("index", help=_("Measure what the event-id index costs the windowed publisher."))
+@click.option("--runs", type=int, default=3, show_default=True, help=_("Number of runs."))
+@click.option(
+    "--events", type=int, default=50_000, show_default=True, help=_("Events per run and side.")
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=_("Also write the results to this JSON file."),
+)
+def bench_index(runs: int, events: int, out: Path | None) -> None:
+    from bench.index_bench import run_index_benchmark
+
+    results = run(run_index_benchmark(runs=runs, events=events))
+    table = Table(_("Run"), _("Without index, events/s"), _("With index, events/s"))
+    for index, (plain, indexed) in enumerate(
+        zip(results["plain_events_per_s"], results["indexed_events_per_s"], strict=True),
+        start=1,
+    ):
+        table.add_row(str(index), str(plain), str(indexed))
+    median = results["median"]
+    table.add_row(
+        _("Median"),
+        str(median["plain_events_per_s"]),
+        str(median["indexed_events_per_s"]),
+        style="bold",
+    )
+    console.print(table)
+    console.print(
+        _("With the index, publishing runs at {ratio:.2f} of the rate without it.").format(
+            ratio=median["ratio"]
+        )
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -9,40 +9,79 @@ read directly (through Babel) so that no compile step is needed.
 from __future__ import annotations
 
 import gettext
+import importlib
 import importlib.resources
 from functools import cache
 
 from babel.messages.pofile import read_po
 
 PACKAGES_WITH_CATALOGUES = ("bus", "adapters", "projections", "replay", "bench")
+CLICK_CATALOGUE = ("bus", "click")
+"""Chinese for the Click library's own messages (usage lines, option errors)."""
+CLICK_MODULES = (
+    "click.core",
+    "click.decorators",
+    "click.exceptions",
+    "click.formatting",
+    "click.parser",
+    "click.termui",
+    "click.types",
+    "click.utils",
+)
 
 _current: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
 
 
 class _MergedTranslations(gettext.NullTranslations):
-    def __init__(self, table: dict[str, str]) -> None:
+    def __init__(self, table: dict[str, str], plurals: dict[str, str]) -> None:
         super().__init__()
         self._table = table
+        self._plurals = plurals
 
     def gettext(self, message: str) -> str:
         return self._table.get(message) or message
 
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        # Chinese has one plural form, so the same text serves every count.
+        translated = self._plurals.get(singular)
+        if translated:
+            return translated
+        return singular if n == 1 else plural
+
 
 @cache
-def _load_table(language: str) -> dict[str, str]:
+def _load_tables(language: str) -> tuple[dict[str, str], dict[str, str]]:
     table: dict[str, str] = {}
-    for package in PACKAGES_WITH_CATALOGUES:
+    plurals: dict[str, str] = {}
+    catalogues = [(package, package) for package in PACKAGES_WITH_CATALOGUES]
+    catalogues.append(CLICK_CATALOGUE)
+    for package, domain in catalogues:
         folder = importlib.resources.files(package) / "locale" / language / "LC_MESSAGES"
-        po_file = folder / f"{package}.po"
+        po_file = folder / f"{domain}.po"
         if not po_file.is_file():
             continue
         with po_file.open("rb") as stream:
             catalogue = read_po(stream, locale=language)
         for message in catalogue:
-            if message.id and isinstance(message.id, str) and isinstance(message.string, str):
+            if not message.id:
+                continue
+            if isinstance(message.id, str) and isinstance(message.string, str):
                 table[message.id] = message.string
-    return table
+            elif isinstance(message.id, tuple) and message.string and message.string[0]:
+                plurals[message.id[0]] = message.string[0]
+    return table, plurals
+
+
+def _install_into_click() -> None:
+    # Click binds gettext's functions as module globals `_` and `ngettext`
+    # when each module is imported; replacing them routes its messages here.
+    for name in CLICK_MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "_"):
+            module._ = _  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = _ngettext  # type: ignore[attr-defined]
 
 
 def set_language(language: str) -> None:
@@ -52,7 +91,8 @@ def set_language(language: str) -> None:
     if language == "en":
         _current = gettext.NullTranslations()
     else:
-        _current = _MergedTranslations(_load_table(language))
+        _current = _MergedTranslations(*_load_tables(language))
+    _install_into_click()
 
 
 def current_language() -> str:
@@ -63,6 +103,10 @@ def current_language() -> str:
 def _(message: str) -> str:
     """Translate a message id into the current screen language."""
     return _current.gettext(message)
+
+
+def _ngettext(singular: str, plural: str, count: int) -> str:
+    return _current.ngettext(singular, plural, count)
 
 
 def N_(message: str) -> str:

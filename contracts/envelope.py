@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -16,6 +16,9 @@ from contracts.case import CASE_VERSIONS, CasePayload
 from contracts.item import ITEM_VERSIONS, ItemPayload
 
 Payload = CasePayload | ItemPayload
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A datetime that must carry its time zone; a naive one fails decoding."""
 
 CURRENT_VERSIONS: dict[str, int] = {**CASE_VERSIONS, **ITEM_VERSIONS}
 """Schema version each event type is written with today."""
@@ -35,9 +38,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """Deterministic for ingested records (see ``contracts.ids``), UUIDv7 otherwise."""
     type: str
     version: int
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     """Business time, timezone-aware; department times without a zone are Asia/Shanghai."""
-    recorded_at: datetime
+    recorded_at: AwareDatetime
     source: Source
     region: str
     """6-digit GB/T 2260 region code."""

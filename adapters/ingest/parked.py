@@ -104,8 +104,17 @@ class ParkingLot:
         stored = await get_many(bucket, keys)
         return [_decode(value) for value, _ in stored.values() if value]
 
-    async def release(self, parked: ParkedEvent) -> None:
-        """Remove an event that was published or quarantined from the parking bucket."""
+    def forget(self, parked: ParkedEvent) -> None:
+        """Drop an event from the index as soon as it is released, before its removal is sent."""
         self._by_case[parked.code].discard(parked.event_id)
-        bucket = await self._kv()
-        await bucket.delete(f"p.{parked.code}.{parked.event_id}")
+
+    async def release(self, parked: ParkedEvent) -> asyncio.Future[PubAck]:
+        """Remove an event that was published or quarantined from the parking bucket.
+
+        The removal is a key-value delete marker, sent through the publisher so
+        that many removals travel together; await the returned acknowledgement.
+        """
+        self.forget(parked)
+        return await self._publisher.publish(
+            f"$KV.{PARKED}.p.{parked.code}.{parked.event_id}", b"", {"KV-Operation": "DEL"}
+        )

@@ -339,6 +339,7 @@ class CasePipeline:
             )
             for parked in ready:
                 del waiting[parked.event_id]
+                self._parking.forget(parked)
                 writes.releases.append(parked)
                 progressed = True
                 if _after_close(state, parked.occurred_at):
@@ -403,9 +404,13 @@ class CasePipeline:
                 raise StreamError(
                     N_("A bookkeeping write was rejected: {detail}"), detail=ack.error
                 )
+        removals = [await self._parking.release(parked) for parked in writes.releases]
         for parked in writes.releases:
-            await self._parking.release(parked)
             self._parked_here.get(parked.code, {}).pop(parked.event_id, None)
+        for future in removals:
+            ack = await future
+            if not ack.ok:
+                raise StreamError(N_("Removing a parked event failed: {detail}"), detail=ack.error)
         batch.resolved = self._quarantine.resolved - self.tally.resolved
         self.tally.merge(batch)
 

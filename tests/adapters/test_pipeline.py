@@ -563,6 +563,33 @@ async def test_orphan_stays_parked_then_released_later(
     assert await _parked_keys(js) == []
 
 
+async def test_earlier_park_released_once(
+    catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
+) -> None:
+    """A later event of the same case in the same batch does not release the same park again."""
+    _client, js = bus
+    waiting = [
+        case_row("R1", "accepted", "2024-03-01 10:00:00"),
+        case_row("R1", "step_completed", "2024-03-02 10:00:00"),
+    ]
+    first = await ingest_files(catalogued, profile, [write_csv(tmp_path / "r1.csv", waiting)])
+    assert first.parked == 2
+
+    rest = [
+        case_row("R1", "submitted", "2024-03-01 09:00:00"),
+        case_row("R1", "step_completed", "2024-03-03 10:00:00"),
+    ]
+    second = await ingest_files(catalogued, profile, [write_csv(tmp_path / "r2.csv", rest)])
+
+    _assert_reconciles(second)
+    assert second.published == 2
+    assert second.released == 2
+    assert second.duplicates == 0
+    assert second.parked == 0
+    assert await _count(js, CASES) == 4
+    assert await _parked_keys(js) == []
+
+
 async def test_released_event_indexed_with_sequence(
     catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
 ) -> None:
