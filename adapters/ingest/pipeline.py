@@ -1,13 +1,13 @@
 """The case ingestion pipeline: every record read ends in exactly one outcome.
 
-    record → map → validate ─┬→ claim id ─┬→ duplicate (already on the bus)
-                             │            └→ sequence rules ─┬→ publish (ack)
-                             │                               ├→ park (predecessor missing)
-                             │                               └→ quarantine (case closed)
+    record → map → validate ─┬→ case state ─┬→ duplicate (event id already on the bus)
+                             │              └→ sequence rules ─┬→ publish (ack)
+                             │                                 ├→ park (predecessor missing)
+                             │                                 └→ quarantine (case closed)
                              └→ quarantine (reason codes + original record)
 
-Records are handled in batches. A batch's writes (events, index entries,
-write-side state, parked events, quarantine entries) are all acknowledged
+Records are handled in batches. A batch's writes (events, write-side case
+state, parked events, quarantine entries) are all acknowledged
 before the source position moves past the batch, so an interrupted run
 resumes at the first record without an acknowledged outcome.
 """
@@ -28,7 +28,6 @@ from adapters.case_records import CaseCandidate, Rejection, convert_case_record
 from adapters.catalogue import ItemCatalogue
 from adapters.files.readers import SourceRecord
 from adapters.ingest.codes import CaseCodes
-from adapters.ingest.index import EventIndex
 from adapters.ingest.lru import BoundedCache
 from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.quarantine_book import QuarantineBook
@@ -55,6 +54,7 @@ SEEN_IDS = 100_000
 class _Published:
     """An event sent in this batch, waiting for its acknowledgement."""
 
+    code: str
     event_id: str
     record_key: str
     future: asyncio.Future[PubAck]
@@ -90,7 +90,6 @@ class CasePipeline:
         self._park_wait = park_wait
         self._codes = CaseCodes(js, publisher)
         self._states = CaseStates(js, publisher)
-        self._index = EventIndex(js, publisher)
         self._parking = ParkingLot(js, publisher)
         self._quarantine = QuarantineBook(js, publisher, profile.source.id)
         self._seen: BoundedCache[str, bool] = BoundedCache(SEEN_IDS)
@@ -137,8 +136,8 @@ class CasePipeline:
             )
             for candidate in candidates
         }
-        fresh = await self._claim(candidates, event_ids, batch)
-        await self._states.load(codes[id(candidate)] for candidate in fresh)
+        await self._states.load(codes[id(candidate)] for candidate in candidates)
+        fresh = self._drop_duplicates(candidates, codes, event_ids, batch)
 
         for candidate in fresh:
             await self._apply_sequence_rules(
@@ -183,27 +182,19 @@ class CasePipeline:
         resolved = await self._codes.resolve(wanted)
         return {id(candidate): resolved[(system, candidate.local_no)] for candidate in candidates}
 
-    async def _claim(
-        self, candidates: list[CaseCandidate], event_ids: dict[int, str], batch: Tally
+    def _drop_duplicates(
+        self,
+        candidates: list[CaseCandidate],
+        codes: dict[int, str],
+        event_ids: dict[int, str],
+        batch: Tally,
     ) -> list[CaseCandidate]:
-        fresh_ids: dict[str, None] = {}
-        in_run_duplicates: set[int] = set()
-        for candidate in candidates:
-            event_id = event_ids[id(candidate)]
-            if self._seen.get(event_id) is not None or event_id in fresh_ids:
-                in_run_duplicates.add(id(candidate))
-            else:
-                fresh_ids[event_id] = None
-
-        claims = await self._index.claim(fresh_ids)
+        """Count records whose event is already on the bus, or earlier in this run."""
         fresh = []
         for candidate in candidates:
             event_id = event_ids[id(candidate)]
-            if id(candidate) in in_run_duplicates:
-                batch.duplicates += 1
-                continue
-            earlier = claims[event_id]
-            if earlier:
+            earlier = self._states.state(codes[id(candidate)]).events.get(event_id)
+            if self._seen.get(event_id) is not None or earlier:
                 batch.duplicates += 1
                 log.debug(
                     "record_duplicate",
@@ -211,8 +202,8 @@ class CasePipeline:
                     event_id=event_id,
                     duplicate_of=earlier,
                 )
-                self._seen.put(event_id, True)
                 continue
+            self._seen.put(event_id, True)
             fresh.append(candidate)
         return fresh
 
@@ -226,7 +217,6 @@ class CasePipeline:
         batch: Tally,
         writes: _BatchWrites,
     ) -> None:
-        self._seen.put(event_id, True)
         state = self._states.state(code)
 
         if _after_close(state, candidate.occurred_at):
@@ -281,6 +271,7 @@ class CasePipeline:
             return
 
         await self._publish(
+            code,
             subject,
             encode_event(envelope),
             event_id,
@@ -293,6 +284,7 @@ class CasePipeline:
 
     async def _publish(
         self,
+        code: str,
         subject: str,
         data: bytes,
         event_id: str,
@@ -306,6 +298,7 @@ class CasePipeline:
         future = await self._publisher.publish(subject, data, headers)
         writes.published.append(
             _Published(
+                code=code,
                 event_id=event_id,
                 record_key=record_key,
                 future=future,
@@ -348,6 +341,7 @@ class CasePipeline:
                     )
                     continue
                 await self._publish(
+                    code,
                     parked.subject,
                     bytes(parked.event),
                     parked.event_id,
@@ -390,7 +384,7 @@ class CasePipeline:
                     detail=ack.error,
                 )
             self._count_published(published, ack, batch)
-            writes.side_writes.append(await self._index.record(published.event_id, ack.seq))
+            self._states.stored(published.code, published.event_id, ack.seq)
             writes.side_writes.extend(
                 await self._quarantine.resolve(
                     published.record_key, family="case", event_id=published.event_id

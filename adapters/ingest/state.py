@@ -1,34 +1,59 @@
-"""Write-side state of each case: which event types are already on the bus.
+"""Write-side state of each case: its events on the bus, their types, and its closing time.
 
-Sequence rules consult this state, never a read model, which may lag. It
-lives in the ``ZW_CASE_STATE`` bucket, written after the events it describes
-were acknowledged, and is cached per run.
+Sequence rules and duplicate detection consult this state, never a read
+model, which may lag. It lives in the ``ZW_CASE_STATE`` bucket, one entry per
+unified case code, written after the events it lists were acknowledged.
+The entry maps every event id of the case to its stream sequence, so a
+record re-sent months later is recognised as "duplicate of event N" without
+a per-event index, at the cost of one read and one write per case and batch.
+
+Writes are compare-and-set on the entry's revision: when two processes
+change the same case, the loser reloads the entry, merges its own additions
+(a union of events and types, the earliest closing time) and writes again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
+import structlog
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from adapters.ingest.kvget import get_many
 from adapters.ingest.lru import BoundedCache
-from bus.publisher import Publisher
+from bus.errors import StreamError
+from bus.i18n import N_
+from bus.publisher import WRONG_LAST_SEQUENCE, PubAck, Publisher
 from bus.streams import CASE_STATE
 from contracts.case import TERMINAL_EVENTS
 
-CACHE_CASES = 200_000
+log = structlog.get_logger(__name__)
+
+CACHE_CASES = 100_000
+WRITE_ATTEMPTS = 5
 
 
 class CaseState(msgspec.Struct, kw_only=True):
-    """Event types of a case on the bus, and the business time it was closed at, if so."""
+    """Events of a case on the bus and the business time it was closed at, if so."""
 
+    events: dict[str, int] = msgspec.field(default_factory=dict)
+    """Stream sequence of each event id of the case."""
     types: set[str] = msgspec.field(default_factory=set)
     closed_at: datetime | None = None
-    """Business time of the first terminal event (not accepted, withdrawn)."""
+    """Business time of the earliest terminal event (not accepted, withdrawn)."""
+
+    def merge(self, other: CaseState) -> None:
+        """Add another writer's view of the same case to this one."""
+        self.events.update(other.events)
+        self.types |= other.types
+        if other.closed_at is not None and (
+            self.closed_at is None or other.closed_at < self.closed_at
+        ):
+            self.closed_at = other.closed_at
 
 
 _encode = msgspec.json.Encoder().encode
@@ -36,38 +61,44 @@ _decode = msgspec.json.Decoder(CaseState).decode
 
 
 class CaseStates:
-    """Event types per unified code, loaded lazily and written back per batch."""
+    """Case states loaded lazily per batch, cached per run and written back per batch."""
 
     def __init__(self, js: JetStreamContext, publisher: Publisher) -> None:
         self._js = js
         self._publisher = publisher
         self._bucket: KeyValue | None = None
-        self._cache: BoundedCache[str, CaseState] = BoundedCache(CACHE_CASES)
-        self._dirty: set[str] = set()
+        self._cache: BoundedCache[str, tuple[CaseState, int]] = BoundedCache(CACHE_CASES)
+        self._dirty: dict[str, CaseState] = {}
+
+    async def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            self._bucket = await self._js.key_value(CASE_STATE)
+        return self._bucket
 
     async def load(self, codes: Iterable[str]) -> None:
         """Make sure the state of each code is in the cache."""
         missing = [code for code in dict.fromkeys(codes) if code not in self._cache]
         if not missing:
             return
-        if self._bucket is None:
-            self._bucket = await self._js.key_value(CASE_STATE)
-        stored = await get_many(self._bucket, missing)
+        stored = await get_many(await self._kv(), missing)
         for code in missing:
             entry = stored.get(code)
-            self._cache.put(code, _decode(entry[0]) if entry else CaseState())
+            if entry is None:
+                self._cache.put(code, (CaseState(), 0))
+            else:
+                self._cache.put(code, (_decode(entry[0]), entry[1]))
 
     def state(self, code: str) -> CaseState:
         """State of the case; call ``load`` for the code first."""
-        known = self._cache.get(code)
-        if known is None:
-            known = CaseState()
-            self._cache.put(code, known)
-        return known
+        cached = self._cache.get(code) or self._dirty_entry(code)
+        return cached[0]
 
-    def types(self, code: str) -> set[str]:
-        """Event types of the case on the bus."""
-        return self.state(code).types
+    def _dirty_entry(self, code: str) -> tuple[CaseState, int]:
+        # A case evicted from the cache while its changes wait to be written
+        # keeps them; a case never loaded starts empty.
+        state = self._dirty.get(code, CaseState())
+        self._cache.put(code, (state, 0))
+        return state, 0
 
     def add(self, code: str, event_type: str, occurred_at: datetime) -> None:
         """Record an event of the case that is being published."""
@@ -77,14 +108,67 @@ class CaseStates:
             state.closed_at is None or occurred_at < state.closed_at
         ):
             state.closed_at = occurred_at
-        self._dirty.add(code)
+        self._dirty[code] = state
+
+    def stored(self, code: str, event_id: str, sequence: int) -> None:
+        """Record the stream sequence an event of the case was stored at."""
+        state = self.state(code)
+        state.events[event_id] = sequence
+        self._dirty[code] = state
 
     async def flush(self) -> None:
-        """Write the changed states; awaits their acknowledgements."""
-        futures = [
-            await self._publisher.publish(f"$KV.{CASE_STATE}.{code}", _encode(self.state(code)))
-            for code in self._dirty
-        ]
+        """Write every changed state with compare-and-set; awaits the acknowledgements."""
+        pending = dict(self._dirty)
         self._dirty.clear()
-        for future in futures:
-            await future
+        for _attempt in range(WRITE_ATTEMPTS):
+            acks = await self._write(pending)
+            conflicts = [code for code, ack in acks.items() if not ack.ok]
+            for code, ack in acks.items():
+                if ack.ok:
+                    self._cache.put(code, (pending[code], ack.seq))
+                elif ack.error_code != WRONG_LAST_SEQUENCE:
+                    raise StreamError(
+                        N_("Writing the state of case {code} failed: {detail}"),
+                        code=code,
+                        detail=ack.error,
+                    )
+            if not conflicts:
+                return
+            log.info("case_state_conflict", cases=len(conflicts))
+            pending = await self._merge_concurrent(conflicts, pending)
+        raise StreamError(
+            N_(
+                "The state of {count} cases kept changing under another writer after "
+                "{attempts} attempts; ingest this source again later."
+            ),
+            count=len(pending),
+            attempts=WRITE_ATTEMPTS,
+        )
+
+    async def _write(self, states: dict[str, CaseState]) -> dict[str, PubAck]:
+        futures: dict[str, asyncio.Future[PubAck]] = {}
+        for code, state in states.items():
+            cached = self._cache.get(code)
+            revision = cached[1] if cached is not None else 0
+            futures[code] = await self._publisher.publish(
+                f"$KV.{CASE_STATE}.{code}",
+                _encode(state),
+                {"Nats-Expected-Last-Subject-Sequence": str(revision)},
+            )
+        return {code: await future for code, future in futures.items()}
+
+    async def _merge_concurrent(
+        self, codes: list[str], pending: dict[str, CaseState]
+    ) -> dict[str, CaseState]:
+        stored = await get_many(await self._kv(), codes)
+        merged: dict[str, CaseState] = {}
+        for code in codes:
+            state = pending[code]
+            entry = stored.get(code)
+            revision = 0
+            if entry is not None:
+                state.merge(_decode(entry[0]))
+                revision = entry[1]
+            self._cache.put(code, (state, revision))
+            merged[code] = state
+        return merged

@@ -24,6 +24,7 @@ from adapters.ingest.index import EventIndex
 from adapters.ingest.parked import ParkedEvent
 from adapters.ingest.pipeline import BATCH_SIZE
 from adapters.ingest.positions import Positions
+from adapters.ingest.state import CaseState
 from adapters.ingest.tally import Tally
 from adapters.items import import_catalogue
 from adapters.profile import Profile, load_profile
@@ -32,7 +33,7 @@ from adapters.summary import tally_document
 from bus.publisher import Publisher
 from bus.reader import read_stream
 from bus.settings import Settings
-from bus.streams import CASE_CODES, CASES, PARKED, QUARANTINE
+from bus.streams import CASE_CODES, CASE_STATE, CASES, PARKED, QUARANTINE
 from contracts.case import CASE_PAYLOADS, CaseSubmitted
 from contracts.casecode import is_unified_code
 from contracts.envelope import Envelope, decode_event
@@ -455,21 +456,33 @@ async def test_new_data_version_is_new_event(
     assert len({event.id for _, event in await _events(js)}) == 2
 
 
-async def test_index_names_stream_sequence(
+async def _case_states(js: JetStreamContext, codes: set[str]) -> dict[str, CaseState]:
+    bucket = await js.key_value(CASE_STATE)
+    states = {}
+    for code in codes:
+        entry = await bucket.get(code)
+        states[code] = msgspec.json.decode(entry.value or b"", type=CaseState)
+    return states
+
+
+async def test_case_state_names_stream_sequence(
     catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
 ) -> None:
-    client, js = bus
+    """Each case's write-side state maps its event ids to the sequences the stream stored."""
+    _client, js = bus
     path = write_csv(tmp_path / "mixed.csv", MIXED_ROWS)
     await ingest_files(catalogued, profile, [path])
     events = await _events(js)
 
-    async with Publisher(client) as publisher:
-        claims = await EventIndex(js, publisher).claim(event.id for _, event in events)
-        fresh = await EventIndex(js, publisher).claim(["0" * 32])
+    states = await _case_states(js, {event.key for _, event in events})
+    recorded = {
+        event_id: sequence
+        for state in states.values()
+        for event_id, sequence in state.events.items()
+    }
 
-    assert claims == {event.id: sequence for sequence, event in events}
-    assert sorted(value or 0 for value in claims.values()) == [1, 2, 3, 4]
-    assert fresh == {"0" * 32: None}
+    assert recorded == {event.id: sequence for sequence, event in events}
+    assert sorted(recorded.values()) == [1, 2, 3, 4]
 
 
 async def test_index_pending_claim_reads_zero(bus: Bus) -> None:
@@ -590,10 +603,10 @@ async def test_earlier_park_released_once(
     assert await _parked_keys(js) == []
 
 
-async def test_released_event_indexed_with_sequence(
+async def test_released_event_recorded_with_sequence(
     catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
 ) -> None:
-    client, js = bus
+    _client, js = bus
     orphan = [case_row("M2", "accepted", "2024-03-05 09:00:00")]
     await ingest_files(catalogued, profile, [write_csv(tmp_path / "m1.csv", orphan)])
     await ingest_files(
@@ -603,10 +616,14 @@ async def test_released_event_indexed_with_sequence(
     )
     events = await _events(js)
 
-    async with Publisher(client) as publisher:
-        claims = await EventIndex(js, publisher).claim(event.id for _, event in events)
+    states = await _case_states(js, {event.key for _, event in events})
+    recorded = {
+        event_id: sequence
+        for state in states.values()
+        for event_id, sequence in state.events.items()
+    }
 
-    assert claims == {event.id: sequence for sequence, event in events}
+    assert recorded == {event.id: sequence for sequence, event in events}
 
 
 async def test_park_wait_expiry_quarantines(
