@@ -26,8 +26,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# pytest exits with 5 when it collected no test at all; that is a failure too.
 pytest: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
 
 test: lint typecheck pytest
 

@@ -150,18 +150,24 @@ def _normalised(profile: Profile, record: SourceRecord, errors: _Collector) -> d
 
 def record_key_of(
     local_no: str | None,
-    event_type: str | None,
     status: str | None,
     when: datetime | None,
     record: SourceRecord,
     location: str,
 ) -> str:
-    """Identity of a record independent of its content, used to match a corrected re-send."""
+    """Identity of a record independent of its content, used to match a corrected re-send.
+
+    The key uses the department's own status code, not the event type it maps
+    to, so a record quarantined for an unmapped code is resolved when the
+    profile learns the code and the record is read again.
+    """
+    # NOTE: the key includes the business time, so a re-send that corrects
+    # an unparseable or missing time gets another key and leaves the old
+    # quarantine entry open.
     if not local_no:
         return f"{location}#{record.position}"
-    kind = event_type or f"status:{status}"
     moment = when.astimezone(UTC).isoformat() if when else "-"
-    return f"{local_no}|{kind}|{moment}"
+    return f"{local_no}|{status or '-'}|{moment}"
 
 
 def convert_case_record(
@@ -187,7 +193,7 @@ def convert_case_record(
     event_type = f"case.{event_name}" if event_name else None
     occurred_at = values.get("status_time")
     region = values.get("region")
-    record_key = record_key_of(local_no, event_type, status, occurred_at, record, location)
+    record_key = record_key_of(local_no, status, occurred_at, record, location)
 
     _check_common(profile, values, local_no, status, event_type, occurred_at, now, errors)
     if event_type == "case.submitted":

@@ -14,14 +14,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.file_source import ingest_files
+from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.tally import Tally
 from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
 from adapters.profile import load_profile
+from adapters.quarantine_export import mask_personal, write_entries
 from adapters.quarantine_view import EntryState, fold_quarantine
 from adapters.summary import print_tally, reason_label, tally_document
 from bus.connect import open_bus
 from bus.errors import ConfigError
 from bus.i18n import N_, _, current_language
+from bus.publisher import Publisher
 from bus.runner import run
 from bus.settings import Settings
 from bus.streams import ensure_streams
@@ -145,6 +148,64 @@ def items_import(settings: Settings, path: Path, source_id: str, as_json: bool) 
         print_tally(console, tally, english=_english())
 
 
+@click.group(help=_("Events waiting for a predecessor event (parked)."))
+def parked() -> None:
+    pass
+
+
+async def _parked_events(settings: Settings) -> list[ParkedEvent]:
+    async with open_bus(settings, name="zwbus-parked") as (client, js):
+        await ensure_streams(js)
+        async with Publisher(client) as publisher:
+            lot = ParkingLot(js, publisher)
+            await lot.load()
+            return await lot.all_waiting()
+
+
+@parked.command("list", help=_("List parked events with what each one waits for."))
+@click.option("--source", "source_id", default=None, help=_("Only events of this source id."))
+@click.option(
+    "--case",
+    "case",
+    default=None,
+    help=_("Only events of this unified case code or local case number."),
+)
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help=_("Maximum rows to print (0 for all).")
+)
+@click.pass_obj
+def parked_list(settings: Settings, source_id: str | None, case: str | None, limit: int) -> None:
+    events = sorted(run(_parked_events(settings)), key=lambda item: item.parked_at)
+    if source_id:
+        events = [item for item in events if item.source_id == source_id]
+    if case:
+        events = [
+            item for item in events if item.code == case or item.record_key.split("|", 1)[0] == case
+        ]
+    table = Table(
+        _("Case"), _("Local number"), _("Event"), _("Waits for"), _("Parked at"), _("Record")
+    )
+    table.columns[0].no_wrap = True
+    table.columns[1].no_wrap = True
+    for item in events[: limit or None]:
+        table.add_row(
+            item.code,
+            item.record_key.split("|", 1)[0],
+            item.event_type,
+            ", ".join(item.waiting_for),
+            item.parked_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            f"{item.source_id}: {item.position.location}#{item.position.record}",
+        )
+    console.print(table)
+    console.print(
+        _(
+            "{shown} of {total} parked events shown. An event is published as soon "
+            "as its predecessor arrives; after the wait set by --park-wait-days "
+            "(7 days by default) it goes to quarantine as missing_predecessor."
+        ).format(shown=min(len(events), limit or len(events)), total=len(events))
+    )
+
+
 @click.group(help=_("See, show and export rejected records so that departments can fix them."))
 def quarantine() -> None:
     pass
@@ -226,13 +287,29 @@ def quarantine_list(
     )
 
 
+_UNMASK = click.option(
+    "--unmask",
+    is_flag=True,
+    help=_("Show identity and mobile numbers in original records unmasked."),
+)
+
+
 @quarantine.command("show", help=_("Show one entry: reasons, fix and the original record."))
 @click.argument("entry_id")
+@_UNMASK
 @click.pass_obj
-def quarantine_show(settings: Settings, entry_id: str) -> None:
+def quarantine_show(settings: Settings, entry_id: str, unmask: bool) -> None:
     states = run(_entries(settings, None))
     matches = [state for key, state in states.items() if key.startswith(entry_id)]
-    if len(matches) != 1:
+    if not matches:
+        raise ConfigError(
+            N_(
+                "No quarantine entry id starts with {entry_id}; see zwbus quarantine list "
+                "--status all for the ids."
+            ),
+            entry_id=entry_id,
+        )
+    if len(matches) > 1:
         raise ConfigError(
             N_(
                 "Entry id {entry_id} matches {count} entries; give more characters "
@@ -267,7 +344,8 @@ def quarantine_show(settings: Settings, entry_id: str) -> None:
     console.print(_("Reasons:"))
     console.print(_reason_text(state, _english()), markup=False)
     console.print(_("Original record:"))
-    console.print(entry.original, markup=False, highlight=False)
+    original = entry.original if unmask else mask_personal(entry.original)
+    console.print(original, markup=False, highlight=False)
 
 
 @quarantine.command("export", help=_("Export entries as JSON Lines or CSV for the department."))
@@ -293,20 +371,26 @@ def quarantine_show(settings: Settings, entry_id: str) -> None:
     default=None,
     help=_("Output file (default: standard output)."),
 )
+@_UNMASK
 @click.pass_obj
 def quarantine_export(
-    settings: Settings, source_id: str | None, status: str, output_format: str, out: Path | None
+    settings: Settings,
+    source_id: str | None,
+    status: str,
+    output_format: str,
+    out: Path | None,
+    unmask: bool,
 ) -> None:
-    from adapters.quarantine_export import write_entries
-
     states = _select(run(_entries(settings, source_id)), status, None)
     english = _english()
     if out is None:
-        write_entries(sys.stdout, states, output_format, english=english)
+        write_entries(sys.stdout, states, output_format, english=english, unmask=unmask)
     else:
-        with out.open("w", encoding="utf-8", newline="") as stream:
-            write_entries(stream, states, output_format, english=english)
+        # A byte order mark lets spreadsheet programs on Chinese Windows read UTF-8.
+        encoding = "utf-8-sig" if output_format == "csv" else "utf-8"
+        with out.open("w", encoding=encoding, newline="") as stream:
+            write_entries(stream, states, output_format, english=english, unmask=unmask)
         err_console.print(_("Wrote {count} entries to {path}.").format(count=len(states), path=out))
 
 
-__all__ = ["ingest", "items", "quarantine", "reason_label"]
+__all__ = ["ingest", "items", "parked", "quarantine", "reason_label"]

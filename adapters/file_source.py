@@ -31,10 +31,11 @@ from adapters.ingest.tally import Tally
 from adapters.profile import Profile
 from bus.connect import open_bus
 from bus.errors import ConfigError
+from bus.heartbeat import Heartbeat
 from bus.i18n import N_
 from bus.publisher import Publisher
 from bus.settings import Settings
-from bus.streams import ensure_streams
+from bus.streams import CASES, ensure_streams
 
 log = structlog.get_logger(__name__)
 
@@ -116,12 +117,21 @@ async def ingest_files(
         await ensure_streams(js)
         catalogue = await load_catalogue(js)
         positions = Positions(js)
-        async with Publisher(client) as publisher:
+        async with (
+            Publisher(client) as publisher,
+            Heartbeat(client, "adapter", profile.source.id, stream=CASES) as heartbeat,
+        ):
             pipeline = CasePipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
             await pipeline.open()
             for path in files:
                 await _ingest_one(
-                    pipeline, positions, profile, path, reread=reread, progress=progress
+                    pipeline,
+                    positions,
+                    profile,
+                    path,
+                    reread=reread,
+                    progress=progress,
+                    heartbeat=heartbeat,
                 )
             await pipeline.expire_parked(datetime.now(UTC))
             return pipeline.tally
@@ -135,6 +145,7 @@ async def _ingest_one(
     *,
     reread: bool,
     progress: ProgressHook | None,
+    heartbeat: Heartbeat,
 ) -> None:
     content_hash = file_hash(path)
     position = await positions.get(profile.source.id, content_hash)
@@ -163,6 +174,15 @@ async def _ingest_one(
     for batch in _batches(iter(source_file.records(start_after=start_after)), BATCH_SIZE):
         await pipeline.process(batch, location=path.name)
         position.records_done = batch[-1].position
+        tally = pipeline.tally
+        heartbeat.update(
+            read=tally.read,
+            published=tally.published,
+            duplicates=tally.duplicates,
+            quarantined=tally.quarantined,
+            parked=tally.parked,
+        )
+        heartbeat.record_seen(datetime.now(UTC))
         position.updated_at = datetime.now(UTC)
         await positions.put(profile.source.id, position)
         if progress is not None:

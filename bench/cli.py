@@ -105,9 +105,15 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
         console.print(
             _(
                 "{count} export files were ingested completely before and were skipped, so "
-                "nothing new was published. To read them again: zwbus ingest --reread, or "
-                "start afresh with `zwbus server stop` and removing the data folder {folder}."
+                "nothing new was published. To start afresh, stop the server and remove the "
+                "data folder {folder}:"
             ).format(count=len(totals.skipped_files), folder=settings.data_dir)
+        )
+        console.print(
+            f"  zwbus server stop && rm -r {settings.data_dir}",
+            style="bold cyan",
+            markup=False,
+            soft_wrap=True,
         )
 
     statuses = Table(_("Status"), _("Cases"), title=_("Case database (办件库) by status"))
@@ -121,22 +127,44 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
 
     catalogue = result.catalogue
     console.print(
-        _("Item catalogue: read {read}, published {published}, quarantined {quarantined}.").format(
-            read=catalogue.read, published=catalogue.published, quarantined=catalogue.quarantined
+        _(
+            "Item catalogue: read {read}, published {published}, duplicates {duplicates}, "
+            "quarantined {quarantined}."
+        ).format(
+            read=catalogue.read,
+            published=catalogue.published,
+            duplicates=catalogue.duplicates,
+            quarantined=catalogue.quarantined,
         )
     )
-    if result.sample_code:
-        console.print(_("Look at one case:"))
-        console.print(f"  zwbus cases show {result.sample_code}", style="bold cyan", markup=False)
-    console.print(
-        _("More: zwbus cases list --overdue, zwbus quarantine list, zwbus projections status")
-    )
+    if totals.parked:
+        console.print(
+            _(
+                "{count} records are parked: valid, but waiting for an earlier event of their "
+                "case (most often a submission that was quarantined). They are published when "
+                "it arrives, or quarantined as missing_predecessor after the wait."
+            ).format(count=totals.parked)
+        )
+
+    console.print(_("Try next:"))
+    suggestions = [
+        f"zwbus cases show {result.sample_code}" if result.sample_code else None,
+        "zwbus cases list --overdue",
+        "zwbus quarantine list",
+        "zwbus parked list",
+        "zwbus projections status",
+        "zwbus server stop",
+    ]
+    for command in suggestions:
+        if command:
+            console.print(f"  {command}", style="bold cyan", markup=False, soft_wrap=True)
     info = read_info(settings.data_dir)
     if info is not None:
         console.print(
-            _(
-                "The embedded server keeps running at {url}; stop it with `zwbus server stop`."
-            ).format(url=info.url)
+            _("The embedded server keeps running at {url} until `zwbus server stop`.").format(
+                url=info.url
+            ),
+            soft_wrap=True,
         )
 
 

@@ -226,9 +226,9 @@ _RULES = (
         layer="structural",
         message_zh="字段 {field} 的部门编码 {value} 不合法：{detail}。",
         message_en="Department code {value} in {field} is invalid: {detail}.",
-        fix_zh="请使用部门的 18 位统一社会信用代码或 9 位组织机构代码。",
+        fix_zh="请使用部门的 18 位统一社会信用代码，或 9 位组织机构代码（含连字符时为 10 位）。",
         fix_en="Use the department's 18-character unified social credit code "
-        "or its 9-character organization code.",
+        "or its 9-character organization code (10 with the hyphen).",
         source="GB 32100-2015 and GB 11714-1997",
     ),
     Rule(
@@ -259,8 +259,10 @@ _RULES = (
         layer="reference",
         message_zh="字段 {field} 的证件类型 {value} 未在数据源配置中定义。",
         message_en="Certificate type {value} in {field} is not in the source profile.",
-        fix_zh="请在数据源配置的 [id_types] 表中补充 {value} 的对应关系，然后重放该记录。",
-        fix_en="Add {value} to the [id_types] table of the source profile, then replay the record.",
+        fix_zh="请在数据源配置的 [id_types] 表中补充 {value} 的对应关系，"
+        "然后用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Add {value} to the [id_types] table of the source profile, then read the file "
+        "again with zwbus ingest --reread.",
         source="zwbus source profile [id_types]",
     ),
     Rule(
@@ -271,8 +273,10 @@ _RULES = (
         "各厂商的状态编码不一致，系统不会猜测其含义。",
         message_en="Status code {value} in {field} is not in the source profile. "
         "Vendors code statuses differently, so an unmapped code is never guessed.",
-        fix_zh="请在数据源配置的 [status] 表中补充 {value} 的对应关系，然后重放该记录。",
-        fix_en="Add {value} to the [status] table of the source profile, then replay the record.",
+        fix_zh="请在数据源配置的 [status] 表中补充 {value} 的对应关系，"
+        "然后用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Add {value} to the [status] table of the source profile, then read the file "
+        "again with zwbus ingest --reread.",
         source="zwbus source profile [status]",
     ),
     Rule(
@@ -281,8 +285,10 @@ _RULES = (
         layer="reference",
         message_zh="字段 {field} 的办结结果 {value} 未在数据源配置中定义。",
         message_en="Result code {value} in {field} is not in the source profile.",
-        fix_zh="请在数据源配置的 [result] 表中补充 {value} 的对应关系，然后重放该记录。",
-        fix_en="Add {value} to the [result] table of the source profile, then replay the record.",
+        fix_zh="请在数据源配置的 [result] 表中补充 {value} 的对应关系，"
+        "然后用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Add {value} to the [result] table of the source profile, then read the file "
+        "again with zwbus ingest --reread.",
         source="zwbus source profile [result]",
     ),
     Rule(
@@ -292,8 +298,10 @@ _RULES = (
         message_zh="字段 {field} 的实施编码 {value} 不在该区划的事项库中。",
         message_en="Implementation code {value} in {field} is not in the item catalogue "
         "(事项库) of the region.",
-        fix_zh="请先导入该区划的事项库，再重放该记录。",
-        fix_en="Import the item catalogue of the region first, then replay the record.",
+        fix_zh="请先导入该区划的事项库（zwbus items import），"
+        "再用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Import the item catalogue of the region first (zwbus items import), then read "
+        "the file again with zwbus ingest --reread.",
         source="zwbus item catalogue",
     ),
     Rule(
@@ -326,8 +334,9 @@ _RULES = (
         message_zh="办件 {value} 的前序事件在设定的等待时间内未到达：{detail}。",
         message_en="The preceding event of case {value} did not arrive "
         "within the configured wait: {detail}.",
-        fix_zh="请从源系统补报缺失的事件，然后重放暂存的事件。",
-        fix_en="Send the missing event from the source system, then replay the parked event.",
+        fix_zh="请从源系统补报缺失的前序事件并重新接入；前序事件到达后，暂存的事件会自动发布。",
+        fix_en="Send the missing earlier event from the source system and ingest it; parked "
+        "events of the case are then published by themselves.",
         source="zwbus case lifecycle",
     ),
     Rule(

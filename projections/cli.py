@@ -62,12 +62,19 @@ def projections() -> None:
     pass
 
 
-@projections.command("run", help=_(
-    "Apply the stream to a projection's store. Without --until-caught-up it keeps "
-    "following the stream until SIGINT or SIGTERM, which stop it after the current batch."))
+@projections.command(
+    "run",
+    help=_(
+        "Apply the stream to a projection's store. Without --until-caught-up it keeps "
+        "following the stream until SIGINT or SIGTERM, which stop it after the current batch."
+    ),
+)
 @_name_argument()
-@click.option("--until-caught-up", is_flag=True,
-              help=_("Stop once no message is pending instead of following the stream."))
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help=_("Stop once no message is pending instead of following the stream."),
+)
 @click.pass_obj
 def run_projection(settings: Settings, name: str, until_caught_up: bool) -> None:
     runner = ProjectionRunner(PROJECTIONS[name](settings.data_dir), settings)
@@ -82,8 +89,12 @@ def run_projection(settings: Settings, name: str, until_caught_up: bool) -> None
     console.print(display.summary_text(summary))
 
 
-@projections.command("status", help=_(
-    "Compare each projection's stored sequence with its stream: lag and set-aside messages."))
+@projections.command(
+    "status",
+    help=_(
+        "Compare each projection's stored sequence with its stream: lag and set-aside messages."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
 @click.pass_obj
 def status(settings: Settings, as_json: bool) -> None:
@@ -98,8 +109,16 @@ def status(settings: Settings, as_json: bool) -> None:
         _echo_json(statuses)
         return
 
-    table = Table(_("Projection"), _("Stream"), _("Stored sequence"), _("Stream last sequence"),
-                  _("Lag"), _("Consumer pending"), _("Ack pending"), _("Set aside"))
+    table = Table(
+        _("Projection"),
+        _("Stream"),
+        _("Stored sequence"),
+        _("Stream last sequence"),
+        _("Lag"),
+        _("Consumer pending"),
+        _("Ack pending"),
+        _("Set aside"),
+    )
     for item in statuses:
         values = (
             item.projection,
@@ -115,27 +134,49 @@ def status(settings: Settings, as_json: bool) -> None:
     console.print(table)
 
 
-@projections.command("set-aside", help=_(
-    "List the messages a projection set aside. --retry decodes and applies them again "
-    "(after an upgrade that reads them); --discard drops one for good."))
+@projections.command(
+    "set-aside",
+    help=_(
+        "List the messages a projection set aside. --retry decodes and applies them again "
+        "(after an upgrade that reads them); --discard drops one for good."
+    ),
+)
 @_name_argument()
-@click.option("--retry", is_flag=True,
-              help=_("Decode and apply the set-aside messages again, per key in stream order."))
-@click.option("--discard", "discard", type=int, multiple=True, metavar="SEQ",
-              help=_("Delete the set-aside message with this stream sequence, then retry "
-                     "the messages behind it. Repeatable."))
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
-              help=_("Maximum number of messages to list."))
+@click.option(
+    "--retry",
+    is_flag=True,
+    help=_("Decode and apply the set-aside messages again, per key in stream order."),
+)
+@click.option(
+    "--discard",
+    "discard",
+    type=int,
+    multiple=True,
+    metavar="SEQ",
+    help=_(
+        "Delete the set-aside message with this stream sequence, then retry "
+        "the messages behind it. Repeatable."
+    ),
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help=_("Maximum number of messages to list."),
+)
 @click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
 @click.pass_obj
 def set_aside_command(
-    settings: Settings, name: str, retry: bool, discard: tuple[int, ...], limit: int,
+    settings: Settings,
+    name: str,
+    retry: bool,
+    discard: tuple[int, ...],
+    limit: int,
     as_json: bool,
 ) -> None:
     projection = PROJECTIONS[name](settings.data_dir)
-    report = run(handle_set_aside(
-        projection, settings, retry=retry, discard=discard, limit=limit
-    ))
+    report = run(handle_set_aside(projection, settings, retry=retry, discard=discard, limit=limit))
     if as_json:
         _echo_json(_set_aside_json(report))
         return
@@ -162,22 +203,27 @@ def _print_set_aside(report: SetAsideReport) -> None:
     for seq in report.missing:
         error_console.print(_("No set-aside message has sequence {seq}.").format(seq=seq))
     if report.retry is not None:
-        console.print(_(
-            "Retry: {resolved} resolved ({applied} applied, {duplicates} duplicates), "
-            "{remaining} still set aside."
-        ).format(
-            resolved=report.retry.resolved,
-            applied=report.retry.applied,
-            duplicates=report.retry.duplicates,
-            remaining=report.retry.remaining,
-        ))
+        console.print(
+            _(
+                "Retry: {resolved} resolved ({applied} applied, {duplicates} duplicates), "
+                "{remaining} still set aside."
+            ).format(
+                resolved=report.retry.resolved,
+                applied=report.retry.applied,
+                duplicates=report.retry.duplicates,
+                remaining=report.retry.remaining,
+            )
+        )
     if not report.entries:
         console.print(_("No message is set aside."))
         return
     console.print(display.set_aside_table(report.entries))
     if report.total > len(report.entries):
-        console.print(_("Showing {shown} of {total}; raise --limit to see more.").format(
-            shown=len(report.entries), total=report.total))
+        console.print(
+            _("Showing {shown} of {total}; raise --limit to see more.").format(
+                shown=len(report.entries), total=report.total
+            )
+        )
 
 
 # --- zwbus cases --------------------------------------------------------------
@@ -191,9 +237,13 @@ def cases() -> None:
 _AS_OF_HELP = _("Date the overdue check uses, YYYY-MM-DD (default: today in China).")
 
 
-@cases.command("show", help=_(
-    "Show one case by unified case code or local case number: its current state and its "
-    "events in business-time order. Identifiers are shown masked."))
+@cases.command(
+    "show",
+    help=_(
+        "Show one case by unified case code or local case number: its current state and its "
+        "events in business-time order. Identifiers are shown masked."
+    ),
+)
 @click.argument("code")
 @click.option("--as-of", type=_DATE, default=None, help=_AS_OF_HELP)
 @click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of tables."))
@@ -215,15 +265,25 @@ def show(settings: Settings, code: str, as_of: datetime | None, as_json: bool) -
     views, history = run(load())
     if not views:
         error_console.print(
-            _("No case has the unified code or local case number {code}.").format(code=code))
+            _(
+                "No case has the unified code or local case number {code}. If the department "
+                "sent it, its records may be parked or quarantined: see zwbus parked list "
+                "--case {code} and zwbus quarantine list; or the projection may lag: see zwbus "
+                "projections status."
+            ).format(code=code)
+        )
         return 1
     if len(views) > 1:
-        error_console.print(_(
-            "Local case number {code} belongs to {count} cases; show one by its unified code:"
-        ).format(code=code, count=len(views)))
+        error_console.print(
+            _(
+                "Local case number {code} belongs to {count} cases; show one by its unified code:"
+            ).format(code=code, count=len(views))
+        )
         for view in views:
-            error_console.print(f"  {view.case.code}  {view.case.system}  "
-                                f"{display.label(display.STATUS_LABELS, view.case.status)}")
+            error_console.print(
+                f"  {view.case.code}  {view.case.system}  "
+                f"{display.label(display.STATUS_LABELS, view.case.status)}"
+            )
         return 1
 
     if as_json:
@@ -234,23 +294,38 @@ def show(settings: Settings, code: str, as_of: datetime | None, as_json: bool) -
     return 0
 
 
-@cases.command("list", help=_(
-    "List cases, newest submission first, filtered by region, department, item, status, "
-    "overdue and submission date."))
-@click.option("--region", default=None,
-              help=_("Region code prefix: 2 digits (province), 4 (city) or 6 (county)."))
+@cases.command(
+    "list",
+    help=_(
+        "List cases, newest submission first, filtered by region, department, item, status, "
+        "overdue and submission date."
+    ),
+)
+@click.option(
+    "--region",
+    default=None,
+    help=_("Region code prefix: 2 digits (province), 4 (city) or 6 (county)."),
+)
 @click.option("--department", default=None, help=_("Department code."))
 @click.option("--item", default=None, help=_("Item implementation code (实施编码)."))
-@click.option("--status", type=click.Choice(CASE_EVENT_NAMES), default=None,
-              help=_("Current status."))
+@click.option(
+    "--status", type=click.Choice(CASE_EVENT_NAMES), default=None, help=_("Current status.")
+)
 @click.option("--overdue", is_flag=True, help=_("Only cases overdue as of --as-of."))
-@click.option("--since", type=_DATE, default=None,
-              help=_("First submission date, YYYY-MM-DD, included."))
-@click.option("--until", type=_DATE, default=None,
-              help=_("Last submission date, YYYY-MM-DD, included."))
+@click.option(
+    "--since", type=_DATE, default=None, help=_("First submission date, YYYY-MM-DD, included.")
+)
+@click.option(
+    "--until", type=_DATE, default=None, help=_("Last submission date, YYYY-MM-DD, included.")
+)
 @click.option("--as-of", type=_DATE, default=None, help=_AS_OF_HELP)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-              help=_("Maximum number of cases."))
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help=_("Maximum number of cases."),
+)
 @click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
 @click.pass_obj
 def list_command(
@@ -287,13 +362,12 @@ def list_command(
 
     views = run(load())
     if as_json:
-        _echo_json([
-            {**msgspec.structs.asdict(view.case), "overdue": view.overdue} for view in views
-        ])
+        _echo_json(
+            [{**msgspec.structs.asdict(view.case), "overdue": view.overdue} for view in views]
+        )
         return
     if not views:
         console.print(_("No case matches."))
         return
     console.print(display.case_list_table(views))
-    console.print(_("{count} case(s) shown (limit {limit}).").format(
-        count=len(views), limit=limit))
+    console.print(_("{count} case(s) shown (limit {limit}).").format(count=len(views), limit=limit))

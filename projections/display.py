@@ -182,6 +182,9 @@ def case_list_table(views: list[CaseView]) -> Table:
     )
     for column in table.columns:
         column.overflow = "fold"
+    # Codes, numbers and dates stay on one line; the names wrap instead.
+    for index in (0, 1, 3, 6, 7):
+        table.columns[index].no_wrap = True
     for view in views:
         case = view.case
         table.add_row(

@@ -37,6 +37,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bus.connect import open_bus
 from bus.errors import BusError, CheckpointAheadError, ConnectError, StreamError
+from bus.heartbeat import DEFAULT_INTERVAL_S, Heartbeat
 from bus.i18n import N_
 from bus.settings import Settings
 from bus.streams import ensure_streams
@@ -121,7 +122,9 @@ class ProjectionRunner:
     """Run one projection against the bus: ``await ProjectionRunner(p, settings).run(...)``.
 
     ``summary`` is updated after every committed batch, so a caller that is
-    cancelled while the runner follows the stream can still report it.
+    cancelled while the runner follows the stream can still report it. While
+    it runs, a ``Heartbeat`` of kind ``projection`` sends the run's
+    ``applied``, ``set_aside`` and ``stored_sequence`` for ``zwbus lag``.
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class ProjectionRunner:
         batch_size: int = BATCH_SIZE,
         fetch_timeout_s: float = FETCH_TIMEOUT_S,
         faults: FaultPlan | None = None,
+        heartbeat_interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.projection = projection
         self.settings = settings
@@ -140,6 +144,8 @@ class ProjectionRunner:
         self._fetch_timeout_s = fetch_timeout_s
         self._faults = faults if faults is not None else load_fault_plan()
         self._transactions = 0
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._heartbeat: Heartbeat | None = None
 
     async def run(self, *, until_caught_up: bool) -> RunSummary:
         """Apply the stream until caught up, or until cancelled when following it.
@@ -156,8 +162,23 @@ class ProjectionRunner:
                 self.summary.stored_sequence = stored
                 async with open_bus(
                     self.settings, name=f"zwbus-{consumer_name(self.projection.name)}"
-                ) as (_client, js):
-                    await self._run_with_bus(js, store, stored, until_caught_up=until_caught_up)
+                ) as (client, js):
+                    heartbeat = Heartbeat(
+                        client,
+                        "projection",
+                        self.projection.name,
+                        self._heartbeat_interval_s,
+                        stream=self.projection.stream,
+                    )
+                    heartbeat.update(applied=0, set_aside=0, stored_sequence=stored)
+                    self._heartbeat = heartbeat
+                    try:
+                        async with heartbeat:
+                            await self._run_with_bus(
+                                js, store, stored, until_caught_up=until_caught_up
+                            )
+                    finally:
+                        self._heartbeat = None
         return self.summary
 
     async def _run_with_bus(
@@ -335,7 +356,7 @@ class ProjectionRunner:
                 stored = await store.stored_sequence(self.projection.name)
                 fresh = [m for m in messages if m.metadata.sequence.stream > stored]
                 redelivered = len(messages) - len(fresh)
-                counts, entries = await self._apply_fresh(connection, fresh)
+                counts, entries = await self.apply_fresh(connection, fresh)
                 self._faults.reached("after_write", self._transactions)
                 if fresh:
                     await store.write_checkpoint(
@@ -360,6 +381,13 @@ class ProjectionRunner:
         summary.redelivered += redelivered
         summary.set_aside += entries
         summary.stored_sequence = last if fresh else stored
+        if self._heartbeat is not None:
+            self._heartbeat.update(
+                applied=summary.applied,
+                set_aside=summary.set_aside,
+                stored_sequence=summary.stored_sequence,
+            )
+            self._heartbeat.record_seen(messages[-1].metadata.timestamp)
         log.debug(
             "projection_batch_applied",
             projection=self.projection.name,
@@ -372,7 +400,7 @@ class ProjectionRunner:
         )
         await self._acknowledge(messages[-1])
 
-    async def _apply_fresh(
+    async def apply_fresh(
         self, connection: aiosqlite.Connection, fresh: list[Msg]
     ) -> tuple[ApplyCounts, int]:
         """Apply what can be applied and set the rest aside; return counts and set-aside total."""

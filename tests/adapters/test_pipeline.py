@@ -840,6 +840,30 @@ async def test_corrected_resend_resolves_entry(
     assert INVALID_ID in states[0].entry.original
 
 
+async def test_learned_status_code_resolves_entry(
+    catalogued: Settings, tmp_path: Path, bus: Bus
+) -> None:
+    """Mapping a status code the profile lacked, then reading again, resolves the entry."""
+    _client, js = bus
+    profile_path = write_profile(tmp_path / "profile.toml")
+    rows = [case_row("U1", "submitted", "2024-03-01 09:00:00", status="21")]
+    path = write_csv(tmp_path / "u1.csv", rows)
+    first = await ingest_files(catalogued, load_profile(profile_path), [path])
+
+    text = profile_path.read_text(encoding="utf-8")
+    profile_path.write_text(
+        text.replace("[status]\n", '[status]\n"21" = "submitted"\n'), encoding="utf-8"
+    )
+    second = await ingest_files(catalogued, load_profile(profile_path), [path], reread=True)
+    states = list((await fold_quarantine(js, source_id=SOURCE_ID)).values())
+
+    assert first.reasons["status_unmapped"] == 1
+    assert second.published == 1
+    assert second.resolved == 1
+    assert len(states) == 1
+    assert states[0].resolution is not None
+
+
 async def test_correction_in_same_file_resolves(
     catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
 ) -> None:

@@ -25,6 +25,7 @@ from adapters.quarantine_view import fold_quarantine
 from bus import server
 from bus.connect import open_bus
 from bus.settings import Settings
+from contracts.identifiers import mask_identifier
 from tests.adapters.helpers import (
     INVALID_ID,
     SOURCE_ID,
@@ -207,8 +208,18 @@ def test_show_english(loaded: LoadedBus) -> None:
     assert "[id_card_invalid] Resident ID card number" in result.stdout
     assert "Original record:" in result.stdout
     assert f"Q2,{case_row('Q2', 'submitted', '')['item']}" in result.stdout
-    assert INVALID_ID in result.stdout
+    assert INVALID_ID not in result.stdout
+    assert mask_identifier(INVALID_ID) in result.stdout
     assert "Status: open" in result.stdout
+
+
+def test_show_unmask_prints_raw_number(loaded: LoadedBus) -> None:
+    entry_id = loaded.entry_ids["id_card_invalid"]
+
+    result = _zwbus(loaded, "quarantine", "show", entry_id[:8], "--unmask")
+
+    assert result.returncode == 0, result.stderr
+    assert INVALID_ID in result.stdout
 
 
 def test_show_chinese_by_default(loaded: LoadedBus) -> None:
@@ -233,7 +244,7 @@ def test_show_unknown_prefix_fails(loaded: LoadedBus) -> None:
     result = _zwbus(loaded, "quarantine", "show", "zz-no-such-entry")
 
     assert result.returncode == 1
-    assert "matches 0 entries" in result.stderr
+    assert "No quarantine entry id starts with zz-no-such-entry" in result.stderr
 
 
 # export -----------------------------------------------------------------------
@@ -243,7 +254,7 @@ def test_export_csv_english(loaded: LoadedBus, tmp_path: Path) -> None:
     out = tmp_path / "entries.csv"
 
     result = _zwbus(loaded, "quarantine", "export", "--format", "csv", "--out", str(out))
-    with out.open(encoding="utf-8", newline="") as stream:
+    with out.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
 
     assert result.returncode == 0, result.stderr
@@ -257,19 +268,24 @@ def test_export_csv_english(loaded: LoadedBus, tmp_path: Path) -> None:
     assert by_code["id_card_invalid"]["location"] == "export.csv"
     assert by_code["id_card_invalid"]["record"] == "2"
     assert by_code["id_card_invalid"]["line"] == "3"
-    assert INVALID_ID in by_code["id_card_invalid"]["original"]
+    assert INVALID_ID not in by_code["id_card_invalid"]["original"]
+    assert mask_identifier(INVALID_ID) in by_code["id_card_invalid"]["original"]
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
 
 
 def test_export_csv_chinese_by_default(loaded: LoadedBus, tmp_path: Path) -> None:
     out = tmp_path / "entries.csv"
 
     result = _zwbus(loaded, "quarantine", "export", "--format", "csv", "--out", str(out), lang=None)
-    with out.open(encoding="utf-8", newline="") as stream:
-        rows = list(csv.DictReader(stream))
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        header, *rows = list(csv.reader(stream))
+    reasons = header.index("原因")
+    fixes = header.index("修正方法")
 
     assert result.returncode == 0, result.stderr
-    assert any("居民身份证号码" in row["reasons"] for row in rows)
-    assert all(CJK.search(row["fix"]) for row in rows)
+    assert all(CJK.search(name) for name in header)
+    assert any("居民身份证号码" in row[reasons] for row in rows)
+    assert all(CJK.search(row[fixes]) for row in rows)
 
 
 def test_export_jsonl(loaded: LoadedBus, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bus", "adapters", "bench", "projections")
+PACKAGES = ("bus", "adapters", "bench", "projections", "replay")
 KEYWORDS = {"_": None, "N_": None}
 REPLACEMENT_CHARACTER = "\ufffd"
 

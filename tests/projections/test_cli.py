@@ -117,6 +117,7 @@ def test_show_unknown_case_fails(projected: Settings) -> None:
 
     assert result.return_value == 1
     assert "No case has the unified code or local case number NOPE." in result.stderr
+    assert "zwbus parked list --case NOPE" in result.stderr
 
 
 def test_list_filters_and_overdue(projected: Settings) -> None:

@@ -1,0 +1,144 @@
+"""JSON Lines, CSV and Parquet exports read back to the same events, and safe output files."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+
+from contracts.envelope import Envelope
+from replay.exporters import (
+    COLUMNS,
+    Format,
+    ParquetUnavailableError,
+    export_events,
+    load_pyarrow,
+    open_exporter,
+    output_file,
+)
+from replay.filters import select
+from replay.reader import ReplayWindow
+from tests.projections.helpers import at, case_event, publish
+from tests.replay import Bus, flow
+
+REMARK = '第一行,含逗号\n第二行 "引号"'
+
+
+def _events() -> list[Envelope]:
+    return [
+        *flow("C1"),
+        case_event("submitted", "C2", at("2026-10-13"), remark=REMARK),
+    ]
+
+
+async def _export(js: Any, path: Path, file_format: Format, **options: Any) -> None:
+    with output_file(path) as output:
+        exporter = open_exporter(file_format, output, **options)
+        try:
+            await export_events(js, select(), ReplayWindow(), exporter, batch_size=2)
+        finally:
+            exporter.close()
+
+
+async def test_jsonl_round_trip(bus: Bus, tmp_path: Path) -> None:
+    client, js = bus
+    events = _events()
+    seqs = await publish(client, events)
+    path = tmp_path / "cases.jsonl"
+
+    await _export(js, path, "jsonl")
+
+    lines = path.read_bytes().splitlines()
+    records = [msgspec.json.decode(line) for line in lines]
+    assert [record["id"] for record in records] == [event.id for event in events]
+    assert [record["seq"] for record in records] == seqs
+    assert list(records[0])[:3] == ["seq", "subject", "id"]
+    assert records[0]["subject"] == "zw.case.51.16.02.C1"
+    envelopes = [
+        msgspec.json.decode(line, type=Envelope, strict=False) for line in lines
+    ]
+    assert envelopes == events
+    assert records[3]["payload"]["remark"] == REMARK
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+async def test_csv_round_trip(bus: Bus, tmp_path: Path, encoding: str) -> None:
+    client, js = bus
+    events = _events()
+    seqs = await publish(client, events)
+    path = tmp_path / "cases.csv"
+
+    await _export(js, path, "csv", csv_encoding=encoding)
+
+    with path.open(encoding=encoding, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert tuple(rows[0]) == COLUMNS
+    assert [row["id"] for row in rows] == [event.id for event in events]
+    assert [int(row["seq"]) for row in rows] == seqs
+    assert rows[0]["occurred_at"] == "2026-10-12T09:00:00+08:00"
+    assert rows[0]["source_system"] == "GA-SPXT"
+    assert rows[0]["causation_id"] == ""
+    assert msgspec.json.decode(rows[3]["payload"])["remark"] == REMARK
+    assert rows[3]["type"] == "case.submitted"
+
+
+async def test_parquet_round_trip_in_row_groups(bus: Bus, tmp_path: Path) -> None:
+    client, js = bus
+    events = [event for index in range(10) for event in flow(f"C{index}")]
+    await publish(client, events)
+    path = tmp_path / "cases.parquet"
+
+    await _export(js, path, "parquet", row_group_rows=8)
+
+    parquet = pq.ParquetFile(path)
+    table = parquet.read()
+    assert table.column_names == list(COLUMNS)
+    assert table.column("id").to_pylist() == [event.id for event in events]
+    assert parquet.metadata.num_row_groups == 4
+    assert parquet.metadata.row_group(0).num_rows == 8
+    occurred = table.column("occurred_at").to_pylist()
+    assert occurred == [event.occurred_at for event in events]
+    payload = msgspec.json.decode(table.column("payload")[2].as_py())
+    assert payload["result"] == "approved"
+
+
+async def test_parquet_of_empty_window(bus: Bus, tmp_path: Path) -> None:
+    _client, js = bus
+    path = tmp_path / "empty.parquet"
+
+    await _export(js, path, "parquet")
+
+    table = pq.read_table(path)
+    assert table.num_rows == 0
+    assert table.column_names == list(COLUMNS)
+
+
+def test_missing_pyarrow_explains_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+
+    with pytest.raises(ParquetUnavailableError) as caught:
+        load_pyarrow()
+
+    assert "pip install 'zwbus[parquet]'" in str(caught.value)
+
+
+def test_output_file_replaced_only_on_success(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b"old\n")
+
+    with pytest.raises(RuntimeError), output_file(path) as output:
+        output.write(b"half")
+        raise RuntimeError("stopped")
+    kept = path.read_bytes()
+    with output_file(path) as output:
+        output.write(b"new\n")
+
+    assert kept == b"old\n"
+    assert path.read_bytes() == b"new\n"
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["out.jsonl"]
