@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -50,11 +51,18 @@ def reconciliation_line(tally: Tally) -> str:
 
 
 def reason_label(code: str, english: bool) -> str:
+    """A short label of a rule: its code and the first sentence of its message, without values."""
     rule = RULES.get(code)
     if rule is None:
         return code
-    template = rule.message_en if english else rule.message_zh
-    text = template.format_map(dict.fromkeys(rule.placeholders(), "…"))
+    if english:
+        text = re.sub(r"\s+in \{field\}|:\s*\{detail\}", "", rule.message_en)
+        text = re.sub(r"\s*\(\{\w+\}\)|\s*\{\w+\}", "", text).split(". ")[0].rstrip(".")
+    else:
+        text = re.sub(
+            r"（字段\s*\{field\}）|字段\s*\{field\}\s*的|[：:]\s*\{detail\}", "", rule.message_zh
+        )
+        text = re.sub(r"（\{\w+\}）|\(\{\w+\}\)|\s*\{\w+\}\s*", "", text).split("。")[0]
     return f"{code}: {text}"
 
 

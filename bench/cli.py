@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -107,7 +108,8 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
                 "{count} export files were ingested completely before and were skipped, so "
                 "nothing new was published. To start afresh, stop the server and remove the "
                 "data folder {folder}:"
-            ).format(count=len(totals.skipped_files), folder=settings.data_dir)
+            ).format(count=len(totals.skipped_files), folder=settings.data_dir),
+            soft_wrap=True,
         )
         console.print(
             f"  zwbus server stop && rm -r {settings.data_dir}",
@@ -143,7 +145,8 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
                 "{count} records are parked: valid, but waiting for an earlier event of their "
                 "case (most often a submission that was quarantined). They are published when "
                 "it arrives, or quarantined as missing_predecessor after the wait."
-            ).format(count=totals.parked)
+            ).format(count=totals.parked),
+            soft_wrap=True,
         )
 
     console.print(_("Try next:"))
@@ -340,3 +343,105 @@ def bench_index(runs: int, events: int, out: Path | None) -> None:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _ratio_cell(item: dict[str, Any]) -> str:
+    ratio = item["ratio"]
+    return f"{ratio['median']:.2f} ({ratio['min']:.2f}–{ratio['max']:.2f})"
+
+
+def _target_cells(item: dict[str, Any]) -> tuple[str, str]:
+    if item["target"] is None:
+        return _("none"), _("reported only")
+    target = f"≥ {item['target']:.2f}"
+    return target, _("met") if item["met"] else _("not met")
+
+
+def _memory_cell(item: dict[str, Any]) -> str:
+    memory = item["memory"]
+    flat = _("flat") if memory["flat"] else _("growing")
+    return _("{peak:.0f} MiB (+{growth:.0f}, {flat})").format(
+        peak=memory["peak_rss_mib"], growth=memory["rss_growth_mib"], flat=flat
+    )
+
+
+def _print_run_table(document: dict[str, Any]) -> None:
+    table = Table(
+        _("Scenario"),
+        _("Ours, events/s"),
+        _("Baseline, events/s"),
+        _("Ratio, median (min–max)"),
+        _("Target"),
+        _("Met"),
+        _("Peak memory"),
+        title=_("{runs} runs, {mode} mode").format(
+            runs=document["runs"], mode=_("quick") if document["mode"] == "quick" else _("full")
+        ),
+    )
+    for item in document["scenarios"]:
+        target, met = _target_cells(item)
+        table.add_row(
+            item["name"],
+            f"{item['ours_events_per_s']['median']:,.0f}",
+            f"{item['baseline_events_per_s']['median']:,.0f}",
+            _ratio_cell(item),
+            target,
+            met,
+            _memory_cell(item),
+            style=None if item["met"] is not False else "red",
+        )
+    console.print(table)
+
+
+@bench.command(
+    "run",
+    help=_(
+        "Run the named benchmark scenarios (default: all), each several times "
+        "against fresh servers, and report the ratio of ours to its baseline."
+    ),
+)
+@click.argument("scenario_names", metavar="[SCENARIO]...", nargs=-1)
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help=_("Number of runs."))
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=_("Use the smaller event counts of each scenario (about a quarter of the time)."),
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("bench/results/latest.json"),
+    show_default=True,
+    help=_("JSON file to write the results to; the chart goes beside it as .png."),
+)
+def bench_run(scenario_names: tuple[str, ...], runs: int, quick: bool, out: Path) -> None:
+    from bench.chart import write_chart
+    from bench.harness import Scenario, run_benchmark, write_results
+    from bench.scenarios import SCENARIOS
+
+    unknown = [name for name in scenario_names if name not in SCENARIOS]
+    if unknown:
+        raise click.BadParameter(
+            _("unknown scenario {names}; known scenarios: {known}.").format(
+                names=", ".join(unknown), known=", ".join(SCENARIOS)
+            ),
+            param_hint="SCENARIO",
+        )
+    chosen = [SCENARIOS[name] for name in scenario_names or SCENARIOS]
+
+    def on_scenario(scenario: Scenario, events: int) -> None:
+        err_console.print(
+            _("Running {name}: {events:,} events, {runs} runs").format(
+                name=scenario.name, events=events, runs=runs
+            )
+        )
+
+    document = run(run_benchmark(chosen, runs=runs, quick=quick, on_scenario=on_scenario))
+    _print_run_table(document)
+
+    write_results(document, out)
+    chart = out.with_suffix(".png")
+    write_chart(document, chart)
+    console.print(_("Results written to {path}.").format(path=out))
+    console.print(_("Chart written to {path}.").format(path=chart))
