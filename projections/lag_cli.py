@@ -26,11 +26,11 @@ from projections.lag import (
     Exceeded,
     HeartbeatView,
     LagReport,
-    Snapshot,
     StreamLag,
     find_exceeded,
     gather,
 )
+from projections.lag_snapshot import Snapshot
 from projections.workdays import CHINA_TZ
 
 console = Console(soft_wrap=False)

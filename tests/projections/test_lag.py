@@ -25,8 +25,9 @@ from bus.streams import CASES, OPS, ensure_streams
 from contracts.envelope import Envelope
 from projections.api import run_cases_projection
 from projections.cases import CasesProjection
-from projections.lag import build_report, classify, find_exceeded, gather, take_snapshot
+from projections.lag import build_report, classify, find_exceeded, gather
 from projections.lag_cli import format_duration
+from projections.lag_snapshot import take_snapshot
 from projections.runtime import ProjectionRunner
 from tests.projections.helpers import (
     DEADLINE_S,
