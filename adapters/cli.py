@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters.details_zh import detail_zh
 from adapters.file_source import ingest_files
 from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.tally import Tally
@@ -241,7 +242,7 @@ def _reason_text(state: EntryState, english: bool) -> str:
         values |= {
             "field": reason.field or "",
             "value": reason.value or "",
-            "detail": reason.detail or "",
+            "detail": (reason.detail or "") if english else detail_zh(reason.detail or ""),
         }
         parts.append(f"[{reason.code}] " + rule.render("en" if english else "zh", **values))
     return "\n".join(parts)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import msgspec
 
+from adapters.details_zh import detail_zh
 from adapters.quarantine_view import EntryState
 from bus.i18n import N_, _
 from contracts.identifiers import mask_identifier
@@ -55,7 +56,7 @@ def _rule_lines(state: EntryState, english: bool) -> tuple[str, str]:
         values |= {
             "field": reason.field or "",
             "value": reason.value or "",
-            "detail": reason.detail or "",
+            "detail": (reason.detail or "") if english else detail_zh(reason.detail or ""),
         }
         template = rule.message_en if english else rule.message_zh
         fix = rule.fix_en if english else rule.fix_zh
