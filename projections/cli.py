@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from types import TracebackType
 
 import click
 import msgspec
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from bus.i18n import _
 from bus.runner import Interrupted, run
@@ -26,7 +37,8 @@ from projections.operations import (
     handle_set_aside,
     projection_status,
 )
-from projections.runtime import ProjectionRunner
+from projections.rebuild import DEFAULT_LOCK_WAIT_S, ProjectionRebuild, RebuildResult
+from projections.runtime import ProjectionRunner, consumer_name
 from projections.workdays import china_today
 
 console = Console(soft_wrap=False)
@@ -224,6 +236,128 @@ def _print_set_aside(report: SetAsideReport) -> None:
                 shown=len(report.entries), total=report.total
             )
         )
+
+
+@projections.command(
+    "rebuild",
+    help=_(
+        "Rebuild a projection's store from the first message of its stream into "
+        "NAME.rebuild.sqlite beside the live store, which keeps serving reads and, when a "
+        "runner follows the stream, keeps being updated. Once caught up, the rebuild takes "
+        "the store lock (a running runner must stop: see --wait), applies the newest "
+        "messages and replaces the live store in one rename, keeping the old one as "
+        "NAME.previous.sqlite. Programs that had the old store open keep reading it until "
+        "they open it again; new readers see the rebuilt store. Messages that cannot be "
+        "applied are set aside again, so earlier --discard decisions are not kept."
+    ),
+)
+@click.argument("name", metavar="NAME", type=click.Choice(sorted(PROJECTIONS)))
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOCK_WAIT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help=_("Seconds to wait for a runner to release the store lock before giving up."),
+)
+@click.pass_obj
+def rebuild_command(settings: Settings, name: str, wait_s: float) -> None:
+    with _RebuildProgress(name) as progress:
+        rebuild = ProjectionRebuild(
+            PROJECTIONS[name](settings.data_dir), settings, lock_wait_s=wait_s, listener=progress
+        )
+        try:
+            result = run(rebuild.run())
+        except Interrupted:
+            if not rebuild.result.swapped:
+                error_console.print(_(
+                    "Rebuild interrupted; the live store is unchanged and the partial "
+                    "rebuild was removed."
+                ))
+                raise click.exceptions.Exit(130) from None
+            _print_rebuild_summary(rebuild.result)
+            raise
+    _print_rebuild_summary(result)
+
+
+def _print_rebuild_summary(result: RebuildResult) -> None:
+    console.print(_(
+        "Rebuilt projection {projection} from stream {stream}: {applied} events applied, "
+        "{duplicates} duplicates, {set_aside} set aside, in {seconds:.1f} s."
+    ).format(projection=result.projection, stream=result.stream, applied=result.applied,
+             duplicates=result.duplicates, set_aside=result.set_aside,
+             seconds=result.seconds), markup=False)
+    console.print(_("Stored sequence: {before} before the rebuild, {after} after.").format(
+        before=result.stored_before, after=result.stored_after))
+    if result.previous_path is None:
+        console.print(_("There was no live store before, so none was kept for a rollback."))
+    else:
+        console.print(_(
+            "The previous store is kept at {previous} for one rollback: stop the runner, "
+            "then move it onto {path}."
+        ).format(previous=result.previous_path, path=result.path), markup=False)
+    console.print(_(
+        "The next run recreates consumer {consumer} from sequence {seq}."
+    ).format(consumer=consumer_name(result.projection), seq=result.stored_after + 1))
+
+
+class _RebuildProgress:
+    """Progress bar of a rebuild on standard error (only on a terminal) and its notices."""
+
+    def __init__(self, projection: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            _AppliedColumn(),
+            TimeRemainingColumn(),
+            console=error_console,
+            disable=not error_console.is_terminal,
+            transient=True,
+        )
+        self._description = projection
+        self._task: TaskID | None = None
+        self._first = 1
+
+    def __enter__(self) -> _RebuildProgress:
+        self._progress.start()
+        self._task = self._progress.add_task(self._description, total=None, applied=0)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def started(self, first_seq: int, last_seq: int) -> None:
+        self._first = first_seq
+        if self._task is not None:
+            self._progress.update(self._task, total=max(last_seq - first_seq + 1, 1))
+
+    def advanced(self, seq: int, events: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=seq - self._first + 1, applied=events)
+
+    def stale_shadow_removed(self, path: Path) -> None:
+        error_console.print(_(
+            "Removed {path}, left by a rebuild that did not finish; building it again."
+        ).format(path=path), markup=False)
+
+    def waiting_for_lock(self, lock_path: Path, wait_s: float) -> None:
+        error_console.print(_(
+            "A runner holds the store lock {path}; waiting up to {seconds:.0f} s for it to stop."
+        ).format(path=lock_path, seconds=wait_s), markup=False)
+
+
+class _AppliedColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        applied = int(task.fields.get("applied", 0))
+        elapsed = task.elapsed or 0.0
+        rate = applied / elapsed if elapsed > 0 else 0.0
+        return Text(_("{applied} applied, {rate:.0f}/s").format(applied=applied, rate=rate))
 
 
 # --- zwbus cases --------------------------------------------------------------

@@ -99,7 +99,7 @@ def consumer_name(projection: str) -> str:
 
 
 @contextlib.contextmanager
-def _exclusive_lock(path: Path, projection: str) -> Iterator[None]:
+def exclusive_lock(path: Path, projection: str) -> Iterator[None]:
     # flock is released by the kernel when the process dies, even by SIGKILL,
     # so a crashed runner never leaves a stale lock behind.
     lock_path = path.with_name(path.name + ".lock")
@@ -155,7 +155,7 @@ class ProjectionRunner:
             ProjectionRunningError: another process runs this projection's store.
         """
         path = self.projection.store_file(self.settings.data_dir)
-        with _exclusive_lock(path, self.projection.name):
+        with exclusive_lock(path, self.projection.name):
             async with ProjectionStore.open(path, projection=self.projection.name) as store:
                 await self.projection.create_schema(store.connection)
                 stored = await store.stored_sequence(self.projection.name)

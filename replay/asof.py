@@ -62,7 +62,7 @@ class AsOfResult(msgspec.Struct, kw_only=True):
     seconds: float = 0.0
 
 
-class _BatchApplier:
+class BatchApplier:
     """The runtime's batch step, without the acknowledgement a replay consumer does not take."""
 
     def __init__(self, projection: Projection, settings: Settings, store: ProjectionStore) -> None:
@@ -146,7 +146,7 @@ async def build_as_of(
     )
     async with _temporary_store(out, projection) as store:
         await projection.create_schema(store.connection)
-        applier = _BatchApplier(projection, settings, store)
+        applier = BatchApplier(projection, settings, store)
         async with StreamReader.open(
             js, projection.stream, window, batch_size=batch_size
         ) as reader:
@@ -181,20 +181,20 @@ async def build_as_of(
 async def _temporary_store(out: Path, projection: Projection) -> AsyncIterator[ProjectionStore]:
     """Open a fresh store beside ``out``; rename it to ``out`` only when the body succeeds."""
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    _remove_database(temporary)
+    remove_database(temporary)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         async with ProjectionStore.open(temporary, projection=projection.name) as store:
             yield store
         # A journal left beside an older file of that name would be applied
         # to the new database when it is opened, so it goes first.
-        _remove_database(out)
+        remove_database(out)
         temporary.replace(out)
     finally:
-        _remove_database(temporary)
+        remove_database(temporary)
 
 
-def _remove_database(path: Path) -> None:
+def remove_database(path: Path) -> None:
     path.unlink(missing_ok=True)
     for suffix in _SQLITE_SIDE_FILES:
         Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from contracts.envelope import Envelope
 from projections.api import run_cases_projection
 from projections.cases import CasesProjection
 from projections.checkpoint_store import ProjectionStore
-from projections.runtime import ProjectionRunner, ProjectionRunningError, _exclusive_lock
+from projections.runtime import ProjectionRunner, ProjectionRunningError, exclusive_lock
 from tests.projections.helpers import (
     at,
     case_event,
@@ -206,7 +206,7 @@ async def test_second_runner_is_rejected(bus: Bus, settings: Settings) -> None:
     projection = CasesProjection.for_data_dir(settings.data_dir)
     path = projection.store_file(settings.data_dir)
 
-    with _exclusive_lock(path, "cases"), pytest.raises(ProjectionRunningError):
+    with exclusive_lock(path, "cases"), pytest.raises(ProjectionRunningError):
         await run_cases_projection(settings, until_caught_up=True)
 
 
