@@ -3,7 +3,7 @@
 Each file is ingested in batches through the case pipeline. Its position,
 keyed by the file's content hash, advances after each batch's outcomes are
 acknowledged; a completed file is skipped when it is dropped again, unless
-``reread`` asks for it (every record then comes back as a duplicate).
+``reread`` is set (every record then comes back as a duplicate).
 """
 
 from __future__ import annotations

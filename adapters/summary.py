@@ -14,7 +14,7 @@ from contracts.rules import RULES
 
 
 def tally_document(tally: Tally) -> dict[str, Any]:
-    """The tally as plain data; ``totals`` holds the reconciliation counts."""
+    """Return the tally as plain data; ``totals`` contains the reconciliation counts."""
     return {
         "totals": {
             "read": tally.read,
@@ -51,7 +51,7 @@ def reconciliation_line(tally: Tally) -> str:
 
 
 def reason_label(code: str, english: bool) -> str:
-    """A short label of a rule: its code and the first sentence of its message, without values."""
+    """Return a rule's code and the first sentence of its message, without values."""
     rule = RULES.get(code)
     if rule is None:
         return code

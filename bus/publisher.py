@@ -37,7 +37,7 @@ NO_STREAM = 503
 
 
 class PubAck(msgspec.Struct, frozen=True, kw_only=True):
-    """The server's answer to one publish: stored, duplicate, or an API error."""
+    """Acknowledgement of one publish: stored, duplicate, or an API error."""
 
     stream: str = ""
     seq: int = 0

@@ -37,7 +37,7 @@ STOP_TIMEOUT_S = 15.0
 
 
 class ServerInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``server.json`` records about a running embedded server."""
+    """Record of a running embedded server, as kept in ``server.json``."""
 
     pid: int
     port: int

@@ -123,7 +123,7 @@ class Difference:
 
 @dataclass(frozen=True)
 class Change:
-    """What applying the declaration would do to one stream."""
+    """Planned change to one stream when the declaration is applied."""
 
     stream: str
     action: Literal["create", "update", "unchanged", "conflict"]

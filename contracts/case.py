@@ -19,7 +19,7 @@ ConclusionResult = Literal["approved", "denied", "voided", "deleted", "forwarded
 
 
 class _CaseBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Fields every case event carries so that each event stands on its own."""
+    """Fields every case event carries, so that each event is readable on its own."""
 
     local_no: str
     """The issuing system's own case number (办件编号), kept as an opaque string."""

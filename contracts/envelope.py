@@ -25,7 +25,7 @@ CURRENT_VERSIONS: dict[str, int] = {**CASE_VERSIONS, **ITEM_VERSIONS}
 
 
 class Source(msgspec.Struct, frozen=True, kw_only=True):
-    """Where an event came from: the adapter instance and the system behind it."""
+    """Origin of an event: the adapter instance and the system behind it."""
 
     adapter: str
     system: str

@@ -1,6 +1,6 @@
 """Quarantine (隔离区) entries: records that failed validation, kept with their reasons.
 
-An entry holds everything a department needs to correct and re-send the
+An entry contains everything a department needs to correct and re-send the
 record. A later valid re-send of the same record resolves the entry.
 """
 

@@ -25,12 +25,12 @@ SCHEMA_FOLDER = "schemas"
 
 
 def payload_types() -> dict[str, type[msgspec.Struct]]:
-    """Every payload struct by its event type."""
+    """Return every payload struct by its event type."""
     return {str(cls.__struct_config__.tag): cls for cls in (*CASE_PAYLOADS, *ITEM_PAYLOADS)}
 
 
 def current_schema(event_type: str) -> dict[str, Any]:
-    """The JSON Schema of a payload type as the code defines it today."""
+    """Return the JSON Schema of a payload type as the code defines it today."""
     cls = payload_types()[event_type]
     _, components = msgspec.json.schema_components([cls], ref_template="#/$defs/{name}")
     schema = dict(components[cls.__name__])
