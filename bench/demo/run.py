@@ -60,7 +60,7 @@ class DemoResult:
         return self.totals.read / self.ingest_seconds if self.ingest_seconds else 0.0
 
     def document(self) -> dict[str, Any]:
-        """Return the summary as plain data; ``totals`` contains the integer reconciliation counts."""
+        """Return the summary as plain data; ``totals`` has the integer reconciliation counts."""
         totals = tally_document(self.totals)
         return {
             "totals": totals["totals"],
