@@ -406,7 +406,7 @@ def _print_run_table(document: dict[str, Any]) -> None:
 @click.option(
     "--quick",
     is_flag=True,
-    help=_("Use the smaller event counts of each scenario (about a quarter of the time)."),
+    help=_("Use each scenario's smaller event count, for a shorter run."),
 )
 @click.option(
     "--out",
