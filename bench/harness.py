@@ -36,6 +36,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bus import server
+from bus.publisher import PubAck
 from bus.streams import ensure_streams
 
 log = structlog.get_logger(__name__)
@@ -433,6 +434,12 @@ CHECK_LAG = 4096
 Checking as the pass goes, instead of keeping every future until the end,
 keeps the benchmark's own bookkeeping out of the memory it measures.
 """
+
+
+def require_stored(ack: PubAck) -> None:
+    """Raise unless the windowed publisher's acknowledgement says a new message was stored."""
+    if not ack.ok or ack.duplicate:
+        raise RuntimeError(f"windowed publish not stored: {ack}")
 
 
 class AckChecker:

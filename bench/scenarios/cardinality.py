@@ -22,21 +22,17 @@ from bench.harness import (
     connected,
     fresh_server,
     in_turn,
+    require_stored,
 )
 from bench.scenarios._events import REGION, case_event, case_key
-from bus.publisher import PubAck, Publisher
+from bus.publisher import Publisher
 from contracts.subjects import entity_subject
-
-
-def _check(ack: PubAck) -> None:
-    if not ack.ok or ack.duplicate:
-        raise RuntimeError(f"windowed publish not stored: {ack}")
 
 
 async def _publish(folder: Path, name: str, subjects: list[str], payload: bytes, run: int) -> Side:
     async with fresh_server(folder, name) as info, connected(info.url) as (client, _js):
         async with Publisher(client) as publisher:
-            checker = AckChecker(_check)
+            checker = AckChecker(require_stored)
             with Meter(info.pid) as meter:
                 for index, subject in enumerate(subjects):
                     headers = {"Nats-Msg-Id": f"{run:02d}-{index:012d}-{name}"}
