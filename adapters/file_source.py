@@ -2,8 +2,9 @@
 
 Each file is ingested in batches through the case pipeline. Its position,
 keyed by the file's content hash, advances after each batch's outcomes are
-acknowledged; a completed file is skipped when it is dropped again, unless
-``reread`` is set (every record then comes back as a duplicate).
+acknowledged. A completed file is skipped when it is dropped again, unless
+``reread`` is set: then records already on the bus come back as duplicates,
+and records quarantined or parked before are checked again.
 """
 
 from __future__ import annotations

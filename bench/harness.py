@@ -437,7 +437,7 @@ keeps the benchmark's own bookkeeping out of the memory it measures.
 
 
 def require_stored(ack: PubAck) -> None:
-    """Raise unless the windowed publisher's acknowledgement says a new message was stored."""
+    """Raise unless the windowed publisher's acknowledgement reports a newly stored message."""
     if not ack.ok or ack.duplicate:
         raise RuntimeError(f"windowed publish not stored: {ack}")
 

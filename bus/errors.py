@@ -3,7 +3,7 @@
     BusError
     ├── ConfigError           a setting, profile or argument is invalid
     ├── ServerError           the embedded nats-server cannot start or stop
-    ├── ConnectError          no NATS server answered at the configured address
+    ├── ConnectError          no NATS server responded at the configured address
     ├── StreamError           a stream or bucket is missing or cannot be changed
     ├── PublishError          the bus did not acknowledge a publish in time
     └── CheckpointAheadError  a projection's stored sequence is past its stream
@@ -44,7 +44,7 @@ class ServerError(BusError):
 
 
 class ConnectError(BusError):
-    """No NATS server answered."""
+    """No NATS server responded."""
 
     template = N_(
         "Cannot connect to NATS at {url}: {detail}. Check ZWBUS_NATS_URL or --nats-url, "

@@ -5,7 +5,7 @@ its own in one documented format of 21 characters:
 
     region (6 digits, GB/T 2260) + date (8, YYYYMMDD) + sequence (6) + check (1)
 
-The sequence counts per region and day; the check character is ISO 7064
+The sequence counts per region and day. The check character is ISO 7064
 MOD 11-2 over the first 20 digits (as in 居民身份证号码), so it is 0-9 or X.
 """
 

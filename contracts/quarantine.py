@@ -23,7 +23,7 @@ class Reason(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecordPosition(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a record sits in its source: a file and record number, or a watermark."""
+    """Place of a record in its source: a file and record number, or a watermark."""
 
     location: str
     record: int

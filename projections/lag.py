@@ -34,7 +34,7 @@ States, checked in this order:
   or is unknown because an alive owner made no progress.
 
 Adapters are listed from their heartbeats: ``running`` (fresh heartbeat),
-``stale`` (last heartbeat said running but is older than three intervals,
+``stale`` (last heartbeat reported running but is older than three intervals,
 so the process died or hangs) or ``stopped``.
 """
 

@@ -4,7 +4,7 @@ The mapping ``map.<system>.<local number>`` is written create-only, so two
 adapters racing on the same case cannot mint two codes: the loser's write is
 rejected and it reads the winner's code. Sequence numbers are claimed in
 blocks per region and day with compare-and-set, so minting does not cost a
-round trip per case; a block claimed by a process that then stops leaves a
+round trip per case. A block claimed by a process that then stops leaves a
 gap in the sequence, never a reuse.
 """
 

@@ -1,8 +1,8 @@
 """An index of ingested event ids, for duplicate detection over any horizon.
 
-The item catalogue import uses it; case events keep their ids in the
-per-case write-side state instead (``adapters.ingest.state``), which costs
-one write per case and batch rather than two per event.
+The item catalogue import uses it. Case events keep their ids in the
+per-case write-side state instead (``adapters.ingest.state``), because that
+costs one write per case and batch rather than two per event.
 
 The stream's ``Nats-Msg-Id`` window only covers minutes. Before an event is
 published its id is written create-only to ``ZW_EVENT_IDS``; the write fails

@@ -15,7 +15,7 @@ async def get_many(bucket: KeyValue, keys: Iterable[str]) -> dict[str, tuple[byt
     """Return value and revision of each key that exists; missing keys are left out.
 
     Random reads are slow when cold, so callers batch them per record batch
-    and cache the answers.
+    and cache the results.
     """
     limit = asyncio.Semaphore(MAX_CONCURRENT_GETS)
     found: dict[str, tuple[bytes, int]] = {}

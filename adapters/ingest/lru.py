@@ -1,4 +1,4 @@
-"""A bounded mapping that forgets the least recently used entries."""
+"""A bounded mapping that drops the least recently used entries."""
 
 from __future__ import annotations
 

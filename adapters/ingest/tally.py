@@ -12,7 +12,7 @@ class Tally:
 
     ``released`` and ``expired`` count events parked by earlier runs that this
     run published or quarantined (their wait ran out, or the case was closed
-    before them); they are not records read by this run.
+    before them). They are not records read by this run.
     """
 
     read: int = 0
