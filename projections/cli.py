@@ -5,24 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
 
 import click
 import msgspec
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from bus.i18n import _
+from bus.progress import SequenceProgress
 from bus.runner import Interrupted, run
 from bus.settings import Settings
 from contracts.case import CASE_EVENT_NAMES
@@ -302,44 +292,11 @@ def _print_rebuild_summary(result: RebuildResult) -> None:
     ).format(consumer=consumer_name(result.projection), seq=result.stored_after + 1))
 
 
-class _RebuildProgress:
+class _RebuildProgress(SequenceProgress):
     """Progress bar of a rebuild on standard error (only on a terminal) and its notices."""
 
     def __init__(self, projection: str) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            _AppliedColumn(),
-            TimeRemainingColumn(),
-            console=error_console,
-            disable=not error_console.is_terminal,
-            transient=True,
-        )
-        self._description = projection
-        self._task: TaskID | None = None
-        self._first = 1
-
-    def __enter__(self) -> _RebuildProgress:
-        self._progress.start()
-        self._task = self._progress.add_task(self._description, total=None, applied=0)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
-
-    def started(self, first_seq: int, last_seq: int) -> None:
-        self._first = first_seq
-        if self._task is not None:
-            self._progress.update(self._task, total=max(last_seq - first_seq + 1, 1))
-
-    def advanced(self, seq: int, events: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=seq - self._first + 1, applied=events)
+        super().__init__(projection, _("{events} applied, {rate:.0f}/s"), console=error_console)
 
     def stale_shadow_removed(self, path: Path) -> None:
         error_console.print(_(
@@ -350,14 +307,6 @@ class _RebuildProgress:
         error_console.print(_(
             "A runner holds the store lock {path}; waiting up to {seconds:.0f} s for it to stop."
         ).format(path=lock_path, seconds=wait_s), markup=False)
-
-
-class _AppliedColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        applied = int(task.fields.get("applied", 0))
-        elapsed = task.elapsed or 0.0
-        rate = applied / elapsed if elapsed > 0 else 0.0
-        return Text(_("{applied} applied, {rate:.0f}/s").format(applied=applied, rate=rate))
 
 
 # --- zwbus cases --------------------------------------------------------------

@@ -7,28 +7,17 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 import click
 import msgspec
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from bus.connect import open_bus
 from bus.errors import BusError
 from bus.i18n import _
+from bus.progress import SequenceProgress
 from bus.runner import run
 from bus.settings import Settings
 from projections.cli import PROJECTIONS
@@ -74,72 +63,6 @@ TIME = _TimeParam()
 
 _EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "csv_encoding",
                 "from_seq", "since", "until")
-
-
-class _ReplayProgress:
-    """Progress bar on standard error: stream sequences read, events kept, rate, time left.
-
-    It draws only when standard error is a terminal, so logs and pipes stay clean.
-    """
-
-    def __init__(self, description: str, counter: str, *, shown: bool = True) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            _SequenceColumn(),
-            _EventRateColumn(counter),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=error_console,
-            disable=not (shown and error_console.is_terminal),
-            transient=True,
-        )
-        self._description = description
-        self._task: TaskID | None = None
-        self._first = 1
-
-    def __enter__(self) -> _ReplayProgress:
-        self._progress.start()
-        self._task = self._progress.add_task(self._description, total=None, events=0)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
-
-    def started(self, first_seq: int, last_seq: int) -> None:
-        self._first = first_seq
-        if self._task is not None:
-            self._progress.update(self._task, total=max(last_seq - first_seq + 1, 1), completed=0)
-
-    def advanced(self, seq: int, events: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=seq - self._first + 1, events=events)
-
-
-class _SequenceColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        if task.total is None:
-            return Text("")
-        return Text(_("seq {done:.0f}/{total:.0f}").format(done=task.completed, total=task.total))
-
-
-class _EventRateColumn(ProgressColumn):
-    """Events so far and their rate, in a template with ``{events}`` and ``{rate}``."""
-
-    def __init__(self, template: str) -> None:
-        super().__init__()
-        self._template = template
-
-    def render(self, task: Task) -> Text:
-        events = int(task.fields.get("events", 0))
-        elapsed = task.elapsed or 0.0
-        rate = events / elapsed if elapsed > 0 else 0.0
-        return Text(self._template.format(events=events, rate=rate))
 
 
 @click.group(
@@ -247,8 +170,9 @@ def _export(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> 
             try:
                 # A bar between data lines on the same terminal would garble both.
                 shown = not (to_stdout and sys.stdout.isatty())
-                with _ReplayProgress(
-                    selection.stream, _("{events} events, {rate:.0f}/s"), shown=shown
+                with SequenceProgress(
+                    selection.stream, _("{events} events, {rate:.0f}/s"),
+                    console=error_console, shown=shown,
                 ) as progress:
                     result = run(_export_from_bus(settings, selection, window, exporter,
                                                   strict=options["strict"], progress=progress))
@@ -271,7 +195,7 @@ async def _export_from_bus(
     exporter: Exporter,
     *,
     strict: bool,
-    progress: _ReplayProgress,
+    progress: SequenceProgress,
 ) -> ExportResult:
     async with open_bus(settings, name="zwbus-replay") as (_client, js):
         return await export_events(
@@ -335,12 +259,14 @@ def _build(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> i
     if not options["force"]:
         refuse_existing(out)
 
-    async def build(progress: _ReplayProgress) -> AsOfResult:
+    async def build(progress: SequenceProgress) -> AsOfResult:
         async with open_bus(settings, name="zwbus-replay") as (_client, js):
             return await build_as_of(js, projection, settings, out, window,
                                      overwrite=options["force"], progress=progress)
 
-    with _ReplayProgress(name, _("{events} applied, {rate:.0f}/s")) as progress:
+    with SequenceProgress(
+        name, _("{events} applied, {rate:.0f}/s"), console=error_console
+    ) as progress:
         result = run(build(progress))
     _print_build_summary(result)
     return 0
