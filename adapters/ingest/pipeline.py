@@ -29,6 +29,7 @@ from adapters.catalogue import ItemCatalogue
 from adapters.files.readers import SourceRecord
 from adapters.ingest.codes import CaseCodes
 from adapters.ingest.lru import BoundedCache
+from adapters.ingest.outcomes import Outcomes, RecordOutcome
 from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.quarantine_book import QuarantineBook
 from adapters.ingest.state import CaseState, CaseStates
@@ -58,6 +59,8 @@ class _Published:
     event_id: str
     record_key: str
     future: asyncio.Future[PubAck]
+    position: int | None = None
+    """Position of the record in this batch, for per-record outcomes."""
     parked_this_run: bool = False
     from_earlier_run: bool = False
 
@@ -94,6 +97,7 @@ class CasePipeline:
         self._quarantine = QuarantineBook(js, publisher, profile.source.id)
         self._seen: BoundedCache[str, bool] = BoundedCache(SEEN_IDS)
         self._parked_here: dict[str, dict[str, ParkedEvent]] = {}
+        self._outcomes: Outcomes | None = None
         self.tally = Tally()
 
     async def open(self) -> None:
@@ -112,8 +116,29 @@ class CasePipeline:
     def source_id(self) -> str:
         return self._profile.source.id
 
-    async def process(self, records: Sequence[SourceRecord], *, location: str) -> Tally:
-        """Give each record its outcome; returns the counts of this batch."""
+    async def process(
+        self,
+        records: Sequence[SourceRecord],
+        *,
+        location: str,
+        outcomes: Outcomes | None = None,
+    ) -> Tally:
+        """Give each record its outcome; returns the counts of this batch.
+
+        When ``outcomes`` is given, it receives each record's outcome keyed by
+        the record's position.
+        """
+        self._outcomes = outcomes
+        try:
+            return await self._process(records, location)
+        finally:
+            self._outcomes = None
+
+    def _note(self, position: int | None, outcome: RecordOutcome) -> None:
+        if self._outcomes is not None and position is not None:
+            self._outcomes[position] = outcome
+
+    async def _process(self, records: Sequence[SourceRecord], location: str) -> Tally:
         batch = Tally(read=len(records))
         now = datetime.now(UTC)
         converted = [
@@ -158,6 +183,10 @@ class CasePipeline:
     ) -> None:
         batch.quarantined += 1
         batch.reasons.update(reason.code for reason in rejection.reasons)
+        self._note(
+            rejection.record.position,
+            RecordOutcome(outcome="quarantined", reasons=tuple(rejection.reasons)),
+        )
         future = await self._quarantine.add(
             system=self._profile.source.system,
             family="case",
@@ -196,6 +225,10 @@ class CasePipeline:
             earlier = self._states.state(codes[id(candidate)]).events.get(event_id)
             if self._seen.get(event_id) is not None or earlier:
                 batch.duplicates += 1
+                self._note(
+                    candidate.record.position,
+                    RecordOutcome(outcome="duplicate", event_id=event_id, seq=earlier),
+                )
                 log.debug(
                     "record_duplicate",
                     source_id=self.source_id,
@@ -247,6 +280,12 @@ class CasePipeline:
         missing = PREDECESSORS[candidate.event_type] - state.types
         if missing:
             batch.parked += 1
+            self._note(
+                candidate.record.position,
+                RecordOutcome(
+                    outcome="parked", event_id=event_id, waiting_for=tuple(sorted(missing))
+                ),
+            )
             if self._parking.is_parked(code, event_id):
                 # A re-send of a record that is still waiting keeps its first
                 # parked time, so that the wait for its predecessor can expire.
@@ -278,6 +317,7 @@ class CasePipeline:
             candidate.event_type,
             candidate.record_key,
             writes,
+            position=candidate.record.position,
         )
         self._states.add(code, candidate.event_type, candidate.occurred_at)
         await self._release_waiting(code, writes, batch)
@@ -293,6 +333,7 @@ class CasePipeline:
         writes: _BatchWrites,
         *,
         parked: ParkedEvent | None = None,
+        position: int | None = None,
     ) -> None:
         headers = {"Nats-Msg-Id": event_id, "Zw-Type": event_type}
         future = await self._publisher.publish(subject, data, headers)
@@ -302,6 +343,7 @@ class CasePipeline:
                 event_id=event_id,
                 record_key=record_key,
                 future=future,
+                position=position,
                 parked_this_run=parked is not None and self._was_parked_here(parked),
                 from_earlier_run=parked is not None and not self._was_parked_here(parked),
             )
@@ -349,6 +391,7 @@ class CasePipeline:
                     parked.record_key,
                     writes,
                     parked=parked,
+                    position=parked.position.record,
                 )
                 self._states.add(code, parked.event_type, parked.occurred_at)
 
@@ -371,6 +414,9 @@ class CasePipeline:
             batch.parked -= 1
             batch.quarantined += 1
             batch.reasons[reason.code] += 1
+            self._note(
+                parked.position.record, RecordOutcome(outcome="quarantined", reasons=(reason,))
+            )
         else:
             batch.expired += 1
 
@@ -418,6 +464,14 @@ class CasePipeline:
             batch.duplicates += 1
         else:
             batch.published += 1
+        self._note(
+            published.position,
+            RecordOutcome(
+                outcome="duplicate" if ack.duplicate else "stored",
+                event_id=published.event_id,
+                seq=ack.seq,
+            ),
+        )
 
     async def expire_parked(self, now: datetime | None = None) -> int:
         """Quarantine this source's events parked longer than the wait; returns how many."""

@@ -1,0 +1,348 @@
+"""Tests of the HTTP push gateway against a real nats-server and a real HTTP client.
+
+Each test starts the gateway in the test's event loop on a free loopback
+port, sends case records as a department system would, and checks the
+answers and what reached the streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from nats.js import JetStreamContext
+
+from adapters.gateway.auth import signature
+from adapters.gateway.config import GatewayConfig, load_gateway_config
+from adapters.gateway.service import serve_gateway
+from adapters.items import import_catalogue
+from bus.errors import ConfigError
+from bus.reader import read_stream
+from bus.server import ServerInfo
+from bus.settings import Settings
+from bus.streams import CASES
+from tests.adapters.helpers import INVALID_ID, case_row, write_item_catalogue, write_profile
+
+TOKEN = "token-of-the-ga-system"
+SECRET = "secret-of-the-hall-system"
+OTHER_REGION = "510104"
+
+
+def write_config(folder: Path, *, rate: int = 1000, max_pending: int = 5000) -> Path:
+    write_profile(folder / "profile.toml")
+    text = f"""
+[gateway]
+host = "127.0.0.1"
+port = 0
+max_pending_records = {max_pending}
+batch_wait_ms = 5
+
+[[gateway.clients]]
+id = "ga"
+token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
+regions = ["5116"]
+departments = ["115113010833722043"]
+rate = {rate}
+burst = {rate}
+profiles = {{ case = "profile.toml" }}
+
+[[gateway.clients]]
+id = "hall"
+hmac_secret_env = "ZWBUS_TEST_GATEWAY_SECRET"
+regions = ["511602"]
+profiles = {{ case = "profile.toml" }}
+"""
+    path = folder / "zwbus.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class Gateway:
+    url: str
+    http: aiohttp.ClientSession
+
+    async def send(
+        self,
+        body: object,
+        *,
+        client: str = "ga",
+        token: str = TOKEN,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, dict[str, object], Mapping[str, str]]:
+        sent = {"X-Zw-Client": client, "Authorization": f"Bearer {token}", **(headers or {})}
+        async with self.http.post(
+            f"{self.url}/v1/records/case", data=json.dumps(body), headers=sent
+        ) as response:
+            return response.status, await response.json(), response.headers
+
+    async def send_signed(
+        self, body: object, *, secret: str = SECRET, timestamp: int | None = None
+    ) -> tuple[int, dict[str, object]]:
+        data = json.dumps(body).encode()
+        moment = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "X-Zw-Client": "hall",
+            "X-Zw-Timestamp": moment,
+            "X-Zw-Signature": signature(
+                secret.encode(), moment, "POST", "/v1/records/case", data
+            ),
+        }
+        async with self.http.post(
+            f"{self.url}/v1/records/case", data=data, headers=headers
+        ) as response:
+            return response.status, await response.json()
+
+
+async def _start(settings: Settings, config: GatewayConfig) -> AsyncIterator[Gateway]:
+    bound: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve_gateway(settings, config, ready=lambda host, port: bound.set_result((host, port)))
+    )
+    try:
+        host, port = await asyncio.wait_for(asyncio.shield(bound), 30)
+        async with aiohttp.ClientSession() as http:
+            yield Gateway(url=f"http://{host}:{port}", http=http)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def ready_settings(settings: Settings, tmp_path: Path) -> Settings:
+    await import_catalogue(settings, write_item_catalogue(tmp_path / "items.json"))
+    return settings
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
+    return write_config(tmp_path)
+
+
+@pytest.fixture
+async def gateway(ready_settings: Settings, config_path: Path) -> AsyncIterator[Gateway]:
+    async for running in _start(ready_settings, load_gateway_config(config_path)):
+        yield running
+
+
+async def _case_events(js: JetStreamContext) -> list[str]:
+    return [message.headers["Nats-Msg-Id"] async for message in read_stream(js, CASES)]
+
+
+async def test_a_batch_retried_after_a_timeout_gives_one_event_per_record(
+    gateway: Gateway, bus: tuple[object, JetStreamContext]
+) -> None:
+    batch = [
+        case_row("G1", "submitted", "2024-03-01 09:00:00"),
+        case_row("G2", "submitted", "2024-03-01 09:05:00"),
+        case_row("G1", "accepted", "2024-03-01 10:00:00"),
+    ]
+
+    first_status, first, _ = await gateway.send(batch)
+    second_status, second, _ = await gateway.send(batch)
+
+    assert (first_status, second_status) == (200, 200)
+    assert [r["outcome"] for r in first["results"]] == ["stored"] * 3
+    assert [r["outcome"] for r in second["results"]] == ["duplicate"] * 3
+    assert [r["event_id"] for r in first["results"]] == [r["event_id"] for r in second["results"]]
+    assert [r["seq"] for r in first["results"]] == [r["seq"] for r in second["results"]]
+    assert len(await _case_events(bus[1])) == 3
+
+
+async def test_each_record_gets_its_own_outcome(gateway: Gateway) -> None:
+    batch = [
+        case_row("P1", "accepted", "2024-03-02 10:00:00"),
+        case_row("Q1", "submitted", "2024-03-02 09:00:00", id_no=INVALID_ID),
+        case_row("S1", "submitted", "2024-03-02 09:00:00"),
+    ]
+
+    status, answer, _ = await gateway.send(batch)
+
+    assert status == 200
+    results = answer["results"]
+    assert [r["outcome"] for r in results] == ["parked", "quarantined", "stored"]
+    assert results[0]["waiting_for"] == ["case.submitted"]
+    assert results[1]["reasons"][0]["code"] == "id_card_invalid"
+    assert answer["totals"] == {"parked": 1, "quarantined": 1, "stored": 1}
+
+    status, answer, _ = await gateway.send(case_row("P1", "submitted", "2024-03-02 09:00:00"))
+    assert status == 200
+    assert answer["results"][0]["outcome"] == "stored"
+
+
+async def test_a_record_outside_the_senders_rights_is_refused_with_403(
+    gateway: Gateway, bus: tuple[object, JetStreamContext]
+) -> None:
+    batch = [
+        case_row("R1", "submitted", "2024-03-01 09:00:00"),
+        case_row("R2", "submitted", "2024-03-01 09:00:00", area=OTHER_REGION),
+        case_row("R3", "submitted", "2024-03-01 09:00:00", dept="11510100MB0000000X"),
+    ]
+
+    status, answer, _ = await gateway.send(batch)
+
+    assert status == 403
+    assert answer["error"] == "outside_rights"
+    refused = answer["refused"]
+    assert [(r["index"], r["value"]) for r in refused] == [
+        (1, OTHER_REGION),
+        (2, "11510100MB0000000X"),
+    ]
+    assert await _case_events(bus[1]) == []
+
+
+async def test_wrong_credentials_are_refused_with_401(gateway: Gateway) -> None:
+    record = case_row("A1", "submitted", "2024-03-01 09:00:00")
+
+    wrong_token, answer, _ = await gateway.send(record, token="guess")
+    unknown_sender, _, _ = await gateway.send(record, client="nobody")
+    bad_signature, _ = await gateway.send_signed(record, secret="another secret")
+    stale, stale_answer = await gateway.send_signed(record, timestamp=int(time.time()) - 3600)
+
+    assert (wrong_token, unknown_sender, bad_signature, stale) == (401, 401, 401, 401)
+    assert answer["error"] == "unauthenticated"
+    assert "five minutes" in str(stale_answer["message"])
+
+
+async def test_a_signed_request_is_taken(gateway: Gateway) -> None:
+    status, answer = await gateway.send_signed(case_row("H1", "submitted", "2024-03-01 09:00:00"))
+
+    assert status == 200
+    assert answer["results"][0]["outcome"] == "stored"
+
+
+async def test_a_sender_above_its_rate_gets_429_with_retry_after(
+    ready_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
+    config = load_gateway_config(write_config(tmp_path, rate=3))
+    async for gateway in _start(ready_settings, config):
+        rows = [case_row(f"L{i}", "submitted", "2024-03-01 09:00:00") for i in range(3)]
+        first, _, _ = await gateway.send(rows)
+        second, answer, headers = await gateway.send(case_row("L9", "submitted", "2024-03-01"))
+
+        assert first == 200
+        assert second == 429
+        assert answer["error"] == "rate_limited"
+        assert int(headers["Retry-After"]) >= 1
+
+
+async def test_under_back_pressure_refused_work_is_not_taken_and_taken_work_is_kept(
+    ready_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bus: tuple[object, JetStreamContext],
+) -> None:
+    monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
+    config = load_gateway_config(write_config(tmp_path, max_pending=20))
+    async for gateway in _start(ready_settings, config):
+        batches = [
+            [case_row(f"B{n}-{i}", "submitted", "2024-03-01 09:00:00") for i in range(10)]
+            for n in range(12)
+        ]
+        answers = await asyncio.gather(*(gateway.send(batch) for batch in batches))
+
+    statuses = [status for status, _, _ in answers]
+    assert set(statuses) <= {200, 503}
+    assert 503 in statuses, "twelve concurrent batches of ten must exceed a bound of 20"
+    assert 200 in statuses
+    for status, answer, headers in answers:
+        if status == 503:
+            assert answer["error"] == "overloaded"
+            assert int(headers["Retry-After"]) >= 1
+    taken = {
+        result["event_id"]
+        for status, answer, _ in answers
+        if status == 200
+        for result in answer["results"]
+    }
+    assert set(await _case_events(bus[1])) == taken
+    assert len(taken) == 10 * statuses.count(200)
+
+
+async def test_a_stalled_bus_makes_the_gateway_refuse_new_work_and_keep_what_it_took(
+    ready_settings: Settings,
+    nats_server: ServerInfo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bus: tuple[object, JetStreamContext],
+) -> None:
+    monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
+    config = load_gateway_config(write_config(tmp_path, max_pending=20))
+    async for gateway in _start(ready_settings, config):
+        taken = [
+            [case_row(f"T{n}-{i}", "submitted", "2024-03-01 09:00:00") for i in range(10)]
+            for n in range(2)
+        ]
+        os.kill(nats_server.pid, signal.SIGSTOP)
+        try:
+            sending = [asyncio.create_task(gateway.send(batch)) for batch in taken]
+            for _attempt in range(100):
+                async with gateway.http.get(f"{gateway.url}/healthz") as response:
+                    if (await response.json())["pending_records"] == 20:
+                        break
+                await asyncio.sleep(0.05)
+            refused, answer, headers = await gateway.send(
+                case_row("T9", "submitted", "2024-03-01 09:00:00")
+            )
+        finally:
+            os.kill(nats_server.pid, signal.SIGCONT)
+        answers = await asyncio.gather(*sending)
+
+    assert (refused, answer["error"]) == (503, "overloaded")
+    assert int(headers["Retry-After"]) >= 1
+    assert [status for status, _, _ in answers] == [200, 200]
+    stored = {r["event_id"] for _, body, _ in answers for r in body["results"]}
+    assert len(stored) == 20
+    assert set(await _case_events(bus[1])) == stored
+
+
+async def test_the_openapi_document_and_health_are_served(gateway: Gateway) -> None:
+    async with gateway.http.get(f"{gateway.url}/openapi.json") as response:
+        document = await response.json()
+    async with gateway.http.get(f"{gateway.url}/healthz") as response:
+        health = await response.json()
+
+    assert document["openapi"].startswith("3.")
+    assert "/v1/records/{family}" in document["paths"]
+    responses = document["paths"]["/v1/records/{family}"]["post"]["responses"]
+    assert {"200", "401", "403", "429", "503"} <= set(responses)
+    assert health["bus"] == "connected"
+
+
+async def test_a_body_that_is_not_records_gets_400(gateway: Gateway) -> None:
+    status, answer, _ = await gateway.send("just a string")
+
+    assert status == 400
+    assert answer["error"] == "bad_body"
+
+
+def test_a_sender_without_credentials_is_a_configuration_error(tmp_path: Path) -> None:
+    write_profile(tmp_path / "profile.toml")
+    path = tmp_path / "zwbus.toml"
+    path.write_text(
+        '[[gateway.clients]]\nid = "ga"\nprofiles = { case = "profile.toml" }\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError, match="token_sha256 or hmac_secret_env"):
+        load_gateway_config(path)
+
+
+def test_a_missing_secret_variable_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZWBUS_TEST_GATEWAY_SECRET", raising=False)
+
+    with pytest.raises(ConfigError, match="ZWBUS_TEST_GATEWAY_SECRET"):
+        load_gateway_config(write_config(tmp_path))
