@@ -91,7 +91,9 @@ def build_root() -> click.Group:
         ctx.obj = load_settings(nats_url=nats_url, data_dir=data_dir, lang=lang)
 
     from bus.cli_commands import rules, server, streams
+    from bus.run_cli import run_all
 
+    root.add_command(run_all)
     root.add_command(server)
     root.add_command(streams)
     root.add_command(rules)
