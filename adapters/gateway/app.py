@@ -1,4 +1,4 @@
-"""The gateway's HTTP routes: authenticate, check rights and rate, admit, ingest, answer."""
+"""The gateway's HTTP routes: authenticate, check rights and rate, admit, ingest, reply."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _decode_body = msgspec.json.Decoder(dict[str, object] | list[dict[str, object]])
 
 @dataclass
 class GatewayState:
-    """What the routes share: configuration, intakes, limits and counters."""
+    """State shared by the routes: configuration, intakes, limits and counters."""
 
     config: GatewayConfig
     intakes: Mapping[tuple[str, str], Intake]
@@ -40,7 +40,7 @@ class GatewayState:
     admission: Admission
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
-    """``<client>.<counter>`` → count: refused records, limited and overloaded requests."""
+    """``<client>.<counter>`` → count: rejected records, rate-limited and overloaded requests."""
 
     def bucket(self, client: Client) -> TokenBucket:
         if client.id not in self.buckets:
@@ -114,7 +114,7 @@ async def _records(state: GatewayState, request: web.Request) -> web.Response:
         )
     except AuthFailure as failure:
         state.counters["unauthenticated"] += 1
-        log.warning("gateway_auth_refused", remote=request.remote, reason=failure.reason)
+        log.warning("gateway_auth_rejected", remote=request.remote, reason=failure.reason)
         return _error(401, "unauthenticated", failure.reason)
 
     profile = client.profiles.get(family)
@@ -148,22 +148,22 @@ async def _records(state: GatewayState, request: web.Request) -> web.Response:
             limit=MAX_RECORDS,
         )
 
-    refused = refusals(client, profile, batch)
-    if refused:
-        state.counters[f"{client.id}.refused_records"] += len(refused)
+    rejected = refusals(client, profile, batch)
+    if rejected:
+        state.counters[f"{client.id}.rejected_records"] += len(rejected)
         log.warning(
-            "gateway_rights_refused",
+            "gateway_rights_rejected",
             client_id=client.id,
             family=family,
             records=len(batch),
-            refused=len(refused),
+            rejected=len(rejected),
         )
         return _error(
             403,
             "outside_rights",
             N_("{count} record(s) lie outside the sender's rights; nothing was taken."),
-            count=len(refused),
-            refused=[msgspec.to_builtins(refusal) for refusal in refused],
+            count=len(rejected),
+            rejected=[msgspec.to_builtins(refusal) for refusal in rejected],
         )
 
     wait = state.bucket(client).take(len(batch))

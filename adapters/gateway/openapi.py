@@ -117,7 +117,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {
                         "error": {"type": "string"},
                         "message": {"type": "string"},
-                        "refused": {"type": "array", "items": {"type": "object"}},
+                        "rejected": {"type": "array", "items": {"type": "object"}},
                     },
                 },
             },

@@ -139,7 +139,7 @@ async def _case_events(js: JetStreamContext) -> list[str]:
     return [message.headers["Nats-Msg-Id"] async for message in read_stream(js, CASES)]
 
 
-async def test_a_batch_retried_after_a_timeout_gives_one_event_per_record(
+async def test_retried_batch_gives_duplicates(
     gateway: Gateway, bus: tuple[object, JetStreamContext]
 ) -> None:
     batch = [
@@ -159,7 +159,7 @@ async def test_a_batch_retried_after_a_timeout_gives_one_event_per_record(
     assert len(await _case_events(bus[1])) == 3
 
 
-async def test_each_record_gets_its_own_outcome(gateway: Gateway) -> None:
+async def test_outcome_per_record(gateway: Gateway) -> None:
     batch = [
         case_row("P1", "accepted", "2024-03-02 10:00:00"),
         case_row("Q1", "submitted", "2024-03-02 09:00:00", id_no=INVALID_ID),
@@ -180,7 +180,7 @@ async def test_each_record_gets_its_own_outcome(gateway: Gateway) -> None:
     assert answer["results"][0]["outcome"] == "stored"
 
 
-async def test_a_record_outside_the_senders_rights_is_refused_with_403(
+async def test_record_outside_rights_gets_403(
     gateway: Gateway, bus: tuple[object, JetStreamContext]
 ) -> None:
     batch = [
@@ -193,15 +193,15 @@ async def test_a_record_outside_the_senders_rights_is_refused_with_403(
 
     assert status == 403
     assert answer["error"] == "outside_rights"
-    refused = answer["refused"]
-    assert [(r["index"], r["value"]) for r in refused] == [
+    rejected = answer["rejected"]
+    assert [(r["index"], r["value"]) for r in rejected] == [
         (1, OTHER_REGION),
         (2, "11510100MB0000000X"),
     ]
     assert await _case_events(bus[1]) == []
 
 
-async def test_wrong_credentials_are_refused_with_401(gateway: Gateway) -> None:
+async def test_wrong_credentials_get_401(gateway: Gateway) -> None:
     record = case_row("A1", "submitted", "2024-03-01 09:00:00")
 
     wrong_token, answer, _ = await gateway.send(record, token="guess")
@@ -214,14 +214,14 @@ async def test_wrong_credentials_are_refused_with_401(gateway: Gateway) -> None:
     assert "five minutes" in str(stale_answer["message"])
 
 
-async def test_a_signed_request_is_taken(gateway: Gateway) -> None:
+async def test_signed_request_accepted(gateway: Gateway) -> None:
     status, answer = await gateway.send_signed(case_row("H1", "submitted", "2024-03-01 09:00:00"))
 
     assert status == 200
     assert answer["results"][0]["outcome"] == "stored"
 
 
-async def test_a_sender_above_its_rate_gets_429_with_retry_after(
+async def test_rate_limit_gets_429(
     ready_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
@@ -237,7 +237,7 @@ async def test_a_sender_above_its_rate_gets_429_with_retry_after(
         assert int(headers["Retry-After"]) >= 1
 
 
-async def test_under_back_pressure_refused_work_is_not_taken_and_taken_work_is_kept(
+async def test_overload_rejects_without_loss(
     ready_settings: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -270,7 +270,7 @@ async def test_under_back_pressure_refused_work_is_not_taken_and_taken_work_is_k
     assert len(taken) == 10 * statuses.count(200)
 
 
-async def test_a_stalled_bus_makes_the_gateway_refuse_new_work_and_keep_what_it_took(
+async def test_stalled_bus_rejects_new_work(
     ready_settings: Settings,
     nats_server: ServerInfo,
     tmp_path: Path,
@@ -307,7 +307,7 @@ async def test_a_stalled_bus_makes_the_gateway_refuse_new_work_and_keep_what_it_
     assert set(await _case_events(bus[1])) == stored
 
 
-async def test_the_openapi_document_and_health_are_served(gateway: Gateway) -> None:
+async def test_openapi_and_health_served(gateway: Gateway) -> None:
     async with gateway.http.get(f"{gateway.url}/openapi.json") as response:
         document = await response.json()
     async with gateway.http.get(f"{gateway.url}/healthz") as response:
@@ -320,14 +320,14 @@ async def test_the_openapi_document_and_health_are_served(gateway: Gateway) -> N
     assert health["bus"] == "connected"
 
 
-async def test_a_body_that_is_not_records_gets_400(gateway: Gateway) -> None:
+async def test_non_record_body_gets_400(gateway: Gateway) -> None:
     status, answer, _ = await gateway.send("just a string")
 
     assert status == 400
     assert answer["error"] == "bad_body"
 
 
-def test_a_sender_without_credentials_is_a_configuration_error(tmp_path: Path) -> None:
+def test_sender_without_credentials_rejected(tmp_path: Path) -> None:
     write_profile(tmp_path / "profile.toml")
     path = tmp_path / "zwbus.toml"
     path.write_text(
@@ -339,7 +339,7 @@ def test_a_sender_without_credentials_is_a_configuration_error(tmp_path: Path) -
         load_gateway_config(path)
 
 
-def test_a_missing_secret_variable_is_named(
+def test_missing_secret_variable_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ZWBUS_TEST_GATEWAY_SECRET", raising=False)

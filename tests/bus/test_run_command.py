@@ -56,9 +56,7 @@ def _case_rows(data_dir: Path) -> int:
             return 0
 
 
-def test_run_serves_the_gateway_feeds_the_projection_and_stops_on_ctrl_c(
-    tmp_path: Path,
-) -> None:
+def test_run_serves_and_stops_on_sigint(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {**os.environ, "ZWBUS_DATA_DIR": str(data_dir)}
     env.pop("ZWBUS_NATS_URL", None)
