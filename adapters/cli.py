@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.details_zh import detail_zh
 from adapters.file_source import ingest_files
 from adapters.ingest.parked import ParkedEvent, ParkingLot
 from adapters.ingest.tally import Tally
@@ -21,7 +20,7 @@ from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
 from adapters.profile import load_profile
 from adapters.quarantine_export import mask_personal, write_entries
 from adapters.quarantine_view import EntryState, fold_quarantine
-from adapters.summary import print_tally, reason_label, tally_document
+from adapters.summary import print_tally, reason_label, render_reason, tally_document
 from bus.connect import open_bus
 from bus.errors import ConfigError
 from bus.i18n import N_, _, current_language
@@ -29,7 +28,6 @@ from bus.publisher import Publisher
 from bus.runner import run
 from bus.settings import Settings
 from bus.streams import ensure_streams
-from contracts.rules import RULES
 
 console = Console()
 err_console = Console(stderr=True)
@@ -232,20 +230,7 @@ def _select(states: dict[str, EntryState], status: str, reason: str | None) -> l
 
 
 def _reason_text(state: EntryState, english: bool) -> str:
-    parts = []
-    for reason in state.entry.reasons:
-        rule = RULES.get(reason.code)
-        if rule is None:
-            parts.append(reason.code)
-            continue
-        values = dict.fromkeys(rule.placeholders(), "")
-        values |= {
-            "field": reason.field or "",
-            "value": reason.value or "",
-            "detail": (reason.detail or "") if english else detail_zh(reason.detail or ""),
-        }
-        parts.append(f"[{reason.code}] " + rule.render("en" if english else "zh", **values))
-    return "\n".join(parts)
+    return "\n".join(render_reason(reason, english=english) for reason in state.entry.reasons)
 
 
 _STATUS_CHOICE = click.Choice(["open", "resolved", "all"])

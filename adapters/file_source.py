@@ -1,6 +1,7 @@
 """The file-drop source: CSV, XLSX and JSON Lines exports in a folder or named files.
 
-Each file is ingested in batches through the case pipeline. Its position,
+Each file is read in batches by ``FileSource``, a source of the adapter SDK,
+so the SDK's driver gives the records their outcomes. A file's position,
 keyed by the file's content hash, advances after each batch's outcomes are
 acknowledged. A completed file is skipped when it is dropped again, unless
 ``reread`` is set: then records already on the bus come back as duplicates,
@@ -9,15 +10,15 @@ and records quarantined or parked before are checked again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
-from adapters.catalogue import load_catalogue
 from adapters.files.decode import UndecodableError
 from adapters.files.readers import (
     SourceFile,
@@ -26,17 +27,14 @@ from adapters.files.readers import (
     escape_name,
     open_source_file,
 )
-from adapters.ingest.pipeline import BATCH_SIZE, DEFAULT_PARK_WAIT, CasePipeline
-from adapters.ingest.positions import Position, Positions
+from adapters.ingest.pipeline import BATCH_SIZE, DEFAULT_PARK_WAIT
+from adapters.ingest.positions import Position
 from adapters.ingest.tally import Tally
 from adapters.profile import Profile
-from bus.connect import open_bus
+from adapters.sdk import Batch, Source, SourceContext, SourcePosition, run_source
 from bus.errors import ConfigError
-from bus.heartbeat import Heartbeat
 from bus.i18n import N_
-from bus.publisher import Publisher
 from bus.settings import Settings
-from bus.streams import CASES, ensure_streams
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +69,7 @@ def _accepts(path: Path, profile: Profile) -> bool:
 
 
 def file_hash(path: Path) -> str:
+    """Return the SHA-256 of the file's bytes in hex: the identity of its position."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -83,7 +82,12 @@ def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[Source
         yield batch
 
 
-def _open(path: Path, profile: Profile) -> SourceFile:
+def open_export(path: Path, profile: Profile) -> SourceFile:
+    """Open an export with the profile's format and encoding.
+
+    Raises:
+        ConfigError: the file cannot be decoded or read as a table.
+    """
     try:
         return open_source_file(
             path, format=profile.source.format, encoding=profile.source.encoding
@@ -103,6 +107,81 @@ def _open(path: Path, profile: Profile) -> SourceFile:
         ) from exc
 
 
+def unknown_columns(source_file: SourceFile, profile: Profile) -> list[str]:
+    """Return the export's columns that the profile does not map, escaped for display."""
+    known_columns = set(profile.fields.values())
+    return [escape_name(name) for name in source_file.headers if name not in known_columns]
+
+
+class FileSource(Source):
+    """Dropped export files of one department system, read one after the other."""
+
+    kind = "ingest"
+
+    def __init__(self, profile: Profile, files: list[Path], *, reread: bool = False) -> None:
+        self.profile = profile
+        self.files = files
+        self.reread = reread
+
+    async def batches(self, context: SourceContext) -> AsyncIterator[Batch]:
+        for path in self.files:
+            async with contextlib.aclosing(self._file_batches(context, path)) as batches:
+                async for batch in batches:
+                    yield batch
+
+    async def _file_batches(
+        self, context: SourceContext, path: Path
+    ) -> AsyncGenerator[Batch, None]:
+        source_id = self.profile.source.id
+        content_hash = file_hash(path)
+        name = content_hash[:32]
+        position = await context.positions.get(name, Position)
+        if position is not None and position.complete and not self.reread:
+            log.info("file_already_ingested", source_id=source_id, file=path.name)
+            context.tally.skipped_files.append(path.name)
+            return
+        start_after = 0 if self.reread or position is None else position.records_done
+
+        source_file = open_export(path, self.profile)
+        unknown = unknown_columns(source_file, self.profile)
+        if unknown:
+            context.tally.unknown_columns[path.name] = unknown
+            log.warning("unknown_columns", source_id=source_id, file=path.name, columns=unknown)
+
+        log.info(
+            "file_ingest_started",
+            source_id=source_id,
+            file=path.name,
+            encoding=source_file.encoding,
+            resume_after=start_after,
+        )
+        context.tally.files += 1
+        records_done = start_after
+        for records in _batches(iter(source_file.records(start_after=start_after)), BATCH_SIZE):
+            records_done = records[-1].position
+            yield Batch(
+                records,
+                location=path.name,
+                position=SourcePosition(
+                    name, _position(path, content_hash, records_done, complete=False)
+                ),
+            )
+
+        finished = _position(path, content_hash, records_done, complete=True)
+        yield Batch((), location=path.name, position=SourcePosition(name, finished))
+        log.info("file_ingest_finished", source_id=source_id, file=path.name, records=records_done)
+
+
+def _position(path: Path, content_hash: str, records_done: int, *, complete: bool) -> Position:
+    return Position(
+        location=path.name,
+        content_hash=content_hash,
+        records_done=records_done,
+        complete=complete,
+        updated_at=datetime.now(UTC),
+    )
+
+
 async def ingest_files(
     settings: Settings,
     profile: Profile,
@@ -113,88 +192,10 @@ async def ingest_files(
     progress: ProgressHook | None = None,
 ) -> Tally:
     """Ingest every file; returns the outcome counts of the whole run."""
-    files = expand_paths(paths, profile)
-    async with open_bus(settings, name=f"zwbus-ingest-{profile.source.id}") as (client, js):
-        await ensure_streams(js)
-        catalogue = await load_catalogue(js)
-        positions = Positions(js)
-        async with (
-            Publisher(client) as publisher,
-            Heartbeat(client, "adapter", profile.source.id, stream=CASES) as heartbeat,
-        ):
-            pipeline = CasePipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
-            await pipeline.open()
-            for path in files:
-                await _ingest_one(
-                    pipeline,
-                    positions,
-                    profile,
-                    path,
-                    reread=reread,
-                    progress=progress,
-                    heartbeat=heartbeat,
-                )
-            await pipeline.expire_parked(datetime.now(UTC))
-            return pipeline.tally
+    source = FileSource(profile, expand_paths(paths, profile), reread=reread)
 
+    def report(batch: Batch, _tally: Tally) -> None:
+        if progress is not None and batch.records:
+            progress(batch.location, batch.records[-1].position)
 
-async def _ingest_one(
-    pipeline: CasePipeline,
-    positions: Positions,
-    profile: Profile,
-    path: Path,
-    *,
-    reread: bool,
-    progress: ProgressHook | None,
-    heartbeat: Heartbeat,
-) -> None:
-    content_hash = file_hash(path)
-    position = await positions.get(profile.source.id, content_hash)
-    if position is not None and position.complete and not reread:
-        log.info("file_already_ingested", source_id=profile.source.id, file=path.name)
-        pipeline.tally.skipped_files.append(path.name)
-        return
-    start_after = 0 if reread or position is None else position.records_done
-    position = Position(location=path.name, content_hash=content_hash, records_done=start_after)
-
-    source_file = _open(path, profile)
-    known_columns = set(profile.fields.values())
-    unknown = [escape_name(name) for name in source_file.headers if name not in known_columns]
-    if unknown:
-        pipeline.tally.unknown_columns[path.name] = unknown
-        log.warning("unknown_columns", source_id=profile.source.id, file=path.name, columns=unknown)
-
-    log.info(
-        "file_ingest_started",
-        source_id=profile.source.id,
-        file=path.name,
-        encoding=source_file.encoding,
-        resume_after=start_after,
-    )
-    pipeline.tally.files += 1
-    for batch in _batches(iter(source_file.records(start_after=start_after)), BATCH_SIZE):
-        await pipeline.process(batch, location=path.name)
-        position.records_done = batch[-1].position
-        tally = pipeline.tally
-        heartbeat.update(
-            read=tally.read,
-            published=tally.published,
-            duplicates=tally.duplicates,
-            quarantined=tally.quarantined,
-            parked=tally.parked,
-        )
-        heartbeat.record_seen(datetime.now(UTC))
-        position.updated_at = datetime.now(UTC)
-        await positions.put(profile.source.id, position)
-        if progress is not None:
-            progress(path.name, position.records_done)
-
-    position.complete = True
-    position.updated_at = datetime.now(UTC)
-    await positions.put(profile.source.id, position)
-    log.info(
-        "file_ingest_finished",
-        source_id=profile.source.id,
-        file=path.name,
-        records=position.records_done,
-    )
+    return await run_source(settings, source, park_wait=park_wait, on_batch=report)

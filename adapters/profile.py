@@ -4,7 +4,8 @@ A profile is a TOML file with a ``[source]`` table, a ``[fields]`` table
 (contract field = the department's column name, exact spelling) and the
 dictionaries that turn the department's own codes into canonical values:
 ``[status]``, ``[result]`` and ``[id_types]``. Vendors disagree on codes, so
-a value missing from a dictionary is a quarantine reason, never a guess.
+a value missing from a dictionary is a quarantine reason, never a guess. A
+profile for the SQL table poller adds a ``[poll]`` table (``adapters.sql.config``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from adapters.sql.config import PollSection, check_poll
 from bus.errors import ConfigError
 from bus.i18n import N_
 from contracts.case import CASE_EVENT_NAMES
@@ -66,6 +68,8 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     status: dict[str, str] = {}
     result: dict[str, str] = {}
     id_types: dict[str, str] = {}
+    poll: PollSection | None = None
+    """Table settings of the SQL table poller; only profiles for ``zwbus poll`` have one."""
     path: str = ""
 
     @property
@@ -107,6 +111,8 @@ def load_profile(path: Path) -> Profile:
     _check_dictionary(path, "status", profile.status, CASE_EVENT_NAMES)
     _check_dictionary(path, "result", profile.result, RESULTS)
     _check_dictionary(path, "id_types", profile.id_types, ID_TYPES)
+    if profile.poll is not None:
+        check_poll(str(path), profile.poll)
     return profile
 
 

@@ -8,8 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from adapters.details_zh import detail_zh
 from adapters.ingest.tally import Tally
 from bus.i18n import _
+from contracts.quarantine import Reason
 from contracts.rules import RULES
 
 
@@ -64,6 +66,20 @@ def reason_label(code: str, english: bool) -> str:
         )
         text = re.sub(r"（\{\w+\}）|\(\{\w+\}\)|\s*\{\w+\}\s*", "", text).split("。")[0]
     return f"{code}: {text}"
+
+
+def render_reason(reason: Reason, *, english: bool) -> str:
+    """Return ``[code] message fix`` of a failed rule with the reason's values filled in."""
+    rule = RULES.get(reason.code)
+    if rule is None:
+        return reason.code
+    values = dict.fromkeys(rule.placeholders(), "")
+    values |= {
+        "field": reason.field or "",
+        "value": reason.value or "",
+        "detail": (reason.detail or "") if english else detail_zh(reason.detail or ""),
+    }
+    return f"[{reason.code}] " + rule.render("en" if english else "zh", **values)
 
 
 def print_reasons(console: Console, tally: Tally, *, english: bool) -> None:

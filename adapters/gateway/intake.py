@@ -18,9 +18,9 @@ import msgspec
 import structlog
 
 from adapters.files.readers import CellValue, SourceRecord
-from adapters.ingest.dispatch import Pipeline
 from adapters.ingest.outcomes import Outcomes, RecordOutcome
 from adapters.ingest.tally import Tally
+from adapters.sdk.pipeline import Pipeline
 from bus.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)

@@ -14,21 +14,15 @@ from adapters.gateway.app import GatewayState, build_app
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.intake import Intake
 from adapters.gateway.limits import Admission
-from adapters.ingest.dispatch import make_pipeline
+from adapters.sdk.pipeline import family_stream, open_pipeline
 from bus.connect import open_bus
 from bus.heartbeat import Heartbeat
 from bus.publisher import Publisher
 from bus.settings import Settings
-from bus.streams import CASES, ensure_streams
+from bus.streams import ensure_streams
 
 log = structlog.get_logger(__name__)
 
-FAMILY_STREAMS = {
-    "case": CASES,
-    "review": "ZW_REVIEWS",
-    "hall": "ZW_HALL",
-    "share": "ZW_SHARING",
-}
 SHUTDOWN_WAIT_S = 30.0
 """How long a stop waits for requests already taken to get their outcomes."""
 
@@ -52,11 +46,10 @@ async def serve_gateway(
                             client,
                             "adapter",
                             f"gateway-{sender.id}-{family}",
-                            stream=FAMILY_STREAMS[family],
+                            stream=family_stream(profile),
                         )
                     )
-                    pipeline = make_pipeline(client, js, publisher, profile, catalogue)
-                    await pipeline.open()
+                    pipeline = await open_pipeline(client, js, publisher, profile, catalogue)
                     intakes[(sender.id, family)] = Intake(
                         pipeline,
                         client_id=sender.id,

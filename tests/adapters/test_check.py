@@ -1,0 +1,155 @@
+"""Tests of ``zwbus adapters check``, the offline test kit, run as a command without a server.
+
+Every run points ``--nats-url`` at a closed loopback port, so a command that
+tried to reach a server would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.adapters.helpers import (
+    INVALID_ID,
+    case_row,
+    real_catalogue,
+    write_csv,
+    write_item_catalogue,
+    write_profile,
+)
+
+ZWBUS = Path(sys.executable).parent / "zwbus"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+NO_SERVER = "nats://127.0.0.1:9"
+"""The discard port, where no NATS server listens."""
+
+
+def _check(*arguments: object, lang: str = "en") -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ZWBUS_")}
+    return subprocess.run(
+        [
+            str(ZWBUS),
+            "--lang",
+            lang,
+            "--nats-url",
+            NO_SERVER,
+            "adapters",
+            "check",
+            *map(str, arguments),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def _document(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def _by_position(document: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {record["position"]: record for record in document["records"]}
+
+
+def test_documented_sample_outcomes() -> None:
+    """The sample of the integrator guide gives the outcomes the guide shows."""
+    result = _check(EXAMPLES / "huji-profile.toml", EXAMPLES / "huji-sample.csv", "--json")
+    document = _document(result)
+    records = _by_position(document)
+
+    assert result.returncode == 2
+    assert document["totals"] == {"records": 8, "events": 4, "duplicates": 1, "rejected": 3}
+    assert records[1]["event_type"] == "case.submitted"
+    assert records[1]["occurred_at"] == "2024-03-01T09:12:00+08:00"
+    assert records[2]["checked_on_bus"] == ["case.submitted"]
+    assert [reason["code"] for reason in records[4]["reasons"]] == ["id_card_invalid"]
+    assert [reason["code"] for reason in records[5]["reasons"]] == ["status_unmapped"]
+    assert [reason["code"] for reason in records[6]["reasons"]] == ["time_invalid"]
+    assert records[7]["record_key"].startswith("HJ2024030005|01|")
+    assert records[8]["outcome"] == "duplicate"
+    assert records[8]["duplicate_of"] == 2
+    assert records[8]["event_id"] == records[2]["event_id"]
+    assert document["not_checked"] == ["item_unknown"]
+    assert document["sequence_rules"] == "checked on the bus"
+
+
+def test_rejection_message_masks_identity_number() -> None:
+    result = _check(EXAMPLES / "huji-profile.toml", EXAMPLES / "huji-sample.csv", "--json")
+    reason = _by_position(_document(result))[4]["reasons"][0]
+
+    assert reason["value"] == "5116**********1529"
+    assert "511602199203041529" not in result.stdout
+    assert "check character is 9, expected 1" in reason["message"]
+
+
+def test_catalogue_file_checks_item_rule(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path / "profile.toml")
+    sample = write_csv(tmp_path / "sample.csv", [case_row("C1", "submitted", "2024-03-01 09:00")])
+    other_items = write_item_catalogue(
+        tmp_path / "items.json", ["511A0101000000-511602000000-000-115113010833722043-1-00"]
+    )
+
+    listed = _document(_check(profile, sample, "--json", "--items", real_catalogue()))
+    unlisted = _document(_check(profile, sample, "--json", "--items", other_items))
+
+    assert listed["not_checked"] == []
+    assert listed["records"][0]["outcome"] == "event"
+    assert unlisted["records"][0]["outcome"] == "rejected"
+    assert [reason["code"] for reason in unlisted["records"][0]["reasons"]] == ["item_unknown"]
+
+
+def test_clean_sample_exits_zero(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path / "profile.toml")
+    rows = [
+        case_row("G1", "submitted", "2024-03-01 09:00"),
+        case_row("G1", "accepted", "2024-03-01 10:00"),
+    ]
+    sample = write_csv(tmp_path / "sample.csv", rows)
+
+    result = _check(profile, sample)
+
+    assert result.returncode == 0, result.stderr
+    assert "#2 (line 3): case.accepted" in result.stdout
+    assert "needs case.submitted first (checked on the bus)" in result.stdout
+    assert "Total: 2 records: 2 would become events, 0 would be duplicates" in result.stdout
+    assert "Not checked: item_unknown" in result.stdout
+
+
+def test_rejected_record_prints_rule_and_fix(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path / "profile.toml")
+    rows = [case_row("B1", "submitted", "2024-03-01 09:00", id_no=INVALID_ID)]
+    sample = write_csv(tmp_path / "sample.csv", rows)
+
+    result = _check(profile, sample)
+
+    assert result.returncode == 2
+    assert "#1 (line 2): would be rejected" in result.stdout
+    assert "[id_card_invalid] Resident ID card number" in result.stdout
+    assert "Correct the number at the source" in result.stdout
+
+
+def test_chinese_output(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path / "profile.toml")
+    sample = write_csv(tmp_path / "sample.csv", [case_row("G1", "submitted", "2024-03-01 09:00")])
+
+    result = _check(profile, sample, lang="zh_CN")
+
+    assert result.returncode == 0, result.stderr
+    assert "共 1 条记录" in result.stdout
+    assert "未检查" in result.stdout
+
+
+def test_unreadable_profile_exits_one(tmp_path: Path) -> None:
+    sample = write_csv(tmp_path / "sample.csv", [case_row("G1", "submitted", "2024-03-01 09:00")])
+
+    result = _check(tmp_path / "missing.toml", sample)
+
+    assert result.returncode == 1
+    assert "missing.toml not found" in result.stderr
