@@ -1,6 +1,16 @@
-"""The adapters' part of ``zwbus run``: the HTTP gateway when configured."""
+"""The adapters' part of ``zwbus run``: the gateway, table pollers and return-flow sinks.
+
+- the HTTP gateway when the file has a ``[gateway]`` table;
+- one table poller per profile listed in ``[run] pollers`` (paths relative
+  to the configuration file);
+- the return-flow sinks when the file has ``[[sink]]`` tables.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
 
 import click
 
@@ -8,28 +18,74 @@ from bus.i18n import _
 from bus.services import RunConfig, Service
 from bus.settings import Settings
 
+SINK_STOP_WAIT_S = 30.0
+"""How long a stop waits for the sinks to finish the batch in hand."""
+
 
 def provide(settings: Settings, config: RunConfig) -> list[Service]:
-    """Return the gateway when the configuration has a ``[gateway]`` table."""
+    """Return the adapters the configuration asks for."""
     services: list[Service] = []
-    if "gateway" in config.tables and config.path is not None:
-        from adapters.gateway.config import load_gateway_config
-        from adapters.gateway.service import serve_gateway
+    if config.path is None:
+        return services
+    if "gateway" in config.tables:
+        services.append(_gateway(settings, config.path))
+    for name in config.tables.get("run", {}).get("pollers", []):
+        services.append(_poller(settings, config.folder / name))
+    if config.tables.get("sink"):
+        services.append(_sinks(settings, config.path))
+    return services
 
-        gateway = load_gateway_config(config.path)
 
-        def listening(host: str, port: int) -> None:
-            click.echo(
-                _("Gateway listening on http://{host}:{port} (OpenAPI at /openapi.json)").format(
-                    host=host, port=port
-                )
-            )
+def _gateway(settings: Settings, path: Path) -> Service:
+    from adapters.gateway.config import load_gateway_config
+    from adapters.gateway.service import serve_gateway
 
-        services.append(
-            Service(
-                kind="gateway",
-                name=f"{gateway.host}:{gateway.port}",
-                run=lambda: serve_gateway(settings, gateway, ready=listening),
+    gateway = load_gateway_config(path)
+
+    def listening(host: str, port: int) -> None:
+        click.echo(
+            _("Gateway listening on http://{host}:{port} (OpenAPI at /openapi.json)").format(
+                host=host, port=port
             )
         )
-    return services
+
+    return Service(
+        kind="gateway",
+        name=f"{gateway.host}:{gateway.port}",
+        run=lambda: serve_gateway(settings, gateway, ready=listening),
+    )
+
+
+def _poller(settings: Settings, profile_path: Path) -> Service:
+    from adapters.profile import load_profile
+    from adapters.sdk.driver import run_source
+    from adapters.sql.poller import TablePoller
+
+    poller = TablePoller(load_profile(profile_path), once=False)
+
+    async def poll() -> None:
+        await run_source(settings, poller)
+
+    return Service(kind="poller", name=poller.source_id, run=poll)
+
+
+def _sinks(settings: Settings, path: Path) -> Service:
+    from adapters.sinks.config import load_sinks_config
+    from adapters.sinks.runner import run_sinks
+
+    sinks = load_sinks_config(path)
+
+    async def deliver() -> None:
+        # A stop lets each sink finish and acknowledge the batch in hand.
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run_sinks(settings, sinks, stop))
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(running, SINK_STOP_WAIT_S)
+            raise
+
+    names = ", ".join(sink.id for sink in sinks.sinks)
+    return Service(kind="sink", name=names, run=deliver)

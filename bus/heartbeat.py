@@ -22,6 +22,10 @@ Conventions used by ``zwbus lag``:
   ``update``); the lag view takes the rate from ``stored_sequence``.
 - kind ``adapter``, name = source id, ``stream`` = the stream it publishes
   to, so that the lag view lists it beside that stream; counters are free.
+- kind ``sink``, name = return-flow sink id, ``stream`` set when the sink
+  reads one stream only; counters ``delivered``, ``filtered``,
+  ``dead_letters``, ``failed_attempts``, ``redelivered`` and ``batches``
+  (totals of the run). The lag view does not list sinks yet.
 
 A failed publish (no server, no stream, a timeout, a closed connection)
 is logged, not raised, and the next beat tries again. ``ZW_OPS``

@@ -57,6 +57,7 @@ CASES = "ZW_CASES"
 ITEMS = "ZW_ITEMS"
 QUARANTINE = "ZW_QUARANTINE"
 OPS = "ZW_OPS"
+DEADLETTER = "ZW_DEADLETTER"
 
 EVENT_IDS = "ZW_EVENT_IDS"
 CASE_CODES = "ZW_CASE_CODES"
@@ -87,6 +88,16 @@ DECLARED: tuple[StreamConfig, ...] = (
         storage=StorageType.FILE,
         max_age=DAY_S,
         duplicate_window=120.0,
+        num_replicas=1,
+    ),
+    StreamConfig(
+        name=DEADLETTER,
+        description="Events a return-flow sink could not deliver, with the last error",
+        subjects=["zw.deadletter.>"],
+        storage=StorageType.FILE,
+        max_age=0,
+        duplicate_window=timedelta(minutes=10).total_seconds(),
+        allow_direct=True,
         num_replicas=1,
     ),
     _bucket(EVENT_IDS, "Create-only index of ingested event ids: id -> stream sequence"),

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 
 from bus.errors import BusError, ConfigError
 from bus.i18n import N_
-from bus.streams import DECLARED, OPS, QUARANTINE
+from bus.streams import DEADLETTER, DECLARED, OPS, QUARANTINE
 from contracts.envelope import CURRENT_VERSIONS, Envelope, EventDecodeError, decode_event
 from contracts.subjects import encode_token
 
@@ -36,7 +36,7 @@ def _family_streams() -> dict[str, str]:
     families: dict[str, str] = {}
     for config in DECLARED:
         name = str(config.name)
-        if name in {QUARANTINE, OPS} or name.startswith("KV_"):
+        if name in {QUARANTINE, OPS, DEADLETTER} or name.startswith("KV_"):
             continue
         match = _FAMILY_SUBJECT.fullmatch((config.subjects or [""])[0])
         if match:

@@ -56,6 +56,17 @@ def _case_rows(data_dir: Path) -> int:
             return 0
 
 
+def _returned_lines(folder: Path) -> list[str]:
+    if not folder.exists():
+        return []
+    return [
+        line
+        for path in sorted(folder.rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+
+
 def test_run_serves_and_stops_on_sigint(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {**os.environ, "ZWBUS_DATA_DIR": str(data_dir)}
@@ -75,6 +86,14 @@ id = "ga"
 token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
 regions = ["5116"]
 profiles = {{ case = "profile.toml" }}
+
+[[sink]]
+id = "county-archive"
+target = "file"
+directory = "return"
+[sink.filter]
+regions = ["511602"]
+families = ["case"]
 """,
         encoding="utf-8",
     )
@@ -110,6 +129,11 @@ profiles = {{ case = "profile.toml" }}
                 break
             time.sleep(0.1)
         assert _case_rows(data_dir) == 1
+        for _attempt in range(100):
+            if _returned_lines(tmp_path / "return"):
+                break
+            time.sleep(0.1)
+        assert len(_returned_lines(tmp_path / "return")) == 1
 
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=WAIT_S)
@@ -121,4 +145,5 @@ profiles = {{ case = "profile.toml" }}
     assert process.returncode == 0, err
     assert "Stopped; every part finished its current work." in out
     assert "Started projection cases" in "".join(lines) + out
+    assert "Started sink county-archive" in "".join(lines) + out
     assert server.read_info(data_dir) is None
