@@ -17,7 +17,6 @@ from bus.runner import Interrupted, run
 from bus.settings import Settings
 from contracts.case import CASE_EVENT_NAMES
 from projections import display
-from projections.base import Projection
 from projections.cases import CasesProjection
 from projections.cases import queries as case_queries
 from projections.checkpoint_store import ProjectionStore, store_path
@@ -28,16 +27,13 @@ from projections.operations import (
     projection_status,
 )
 from projections.rebuild import DEFAULT_LOCK_WAIT_S, ProjectionRebuild, RebuildResult
+from projections.registry import PROJECTION_NAMES, build_projection
 from projections.runtime import ProjectionRunner, consumer_name
 from projections.workdays import china_today
 
 console = Console(soft_wrap=False)
 error_console = Console(stderr=True, soft_wrap=False)
 
-PROJECTIONS: dict[str, Callable[[Path], Projection]] = {
-    "cases": CasesProjection.for_data_dir,
-}
-"""Projections the commands know, by name, each built from the data folder."""
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -52,7 +48,7 @@ def _as_date(value: datetime | None) -> date | None:
 
 def _name_argument() -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.argument(
-        "name", required=False, default="cases", type=click.Choice(sorted(PROJECTIONS))
+        "name", required=False, default="cases", type=click.Choice(PROJECTION_NAMES)
     )
 
 
@@ -79,7 +75,7 @@ def projections() -> None:
 )
 @click.pass_obj
 def run_projection(settings: Settings, name: str, until_caught_up: bool) -> None:
-    runner = ProjectionRunner(PROJECTIONS[name](settings.data_dir), settings)
+    runner = ProjectionRunner(build_projection(name, settings.data_dir), settings)
     try:
         summary = run(runner.run(until_caught_up=until_caught_up))
     except Interrupted:
@@ -102,8 +98,8 @@ def run_projection(settings: Settings, name: str, until_caught_up: bool) -> None
 def status(settings: Settings, as_json: bool) -> None:
     async def collect() -> list[ProjectionStatus]:
         return [
-            await projection_status(build(settings.data_dir), settings)
-            for build in PROJECTIONS.values()
+            await projection_status(build_projection(name, settings.data_dir), settings)
+            for name in PROJECTION_NAMES
         ]
 
     statuses = run(collect())
@@ -177,7 +173,7 @@ def set_aside_command(
     limit: int,
     as_json: bool,
 ) -> None:
-    projection = PROJECTIONS[name](settings.data_dir)
+    projection = build_projection(name, settings.data_dir)
     report = run(handle_set_aside(projection, settings, retry=retry, discard=discard, limit=limit))
     if as_json:
         _echo_json(_set_aside_json(report))
@@ -241,7 +237,7 @@ def _print_set_aside(report: SetAsideReport) -> None:
         "applied are set aside again, so earlier --discard decisions are not kept."
     ),
 )
-@click.argument("name", metavar="NAME", type=click.Choice(sorted(PROJECTIONS)))
+@click.argument("name", metavar="NAME", type=click.Choice(PROJECTION_NAMES))
 @click.option(
     "--wait",
     "wait_s",
@@ -255,7 +251,10 @@ def _print_set_aside(report: SetAsideReport) -> None:
 def rebuild_command(settings: Settings, name: str, wait_s: float) -> None:
     with _RebuildProgress(name) as progress:
         rebuild = ProjectionRebuild(
-            PROJECTIONS[name](settings.data_dir), settings, lock_wait_s=wait_s, listener=progress
+            build_projection(name, settings.data_dir),
+            settings,
+            lock_wait_s=wait_s,
+            listener=progress,
         )
         try:
             result = run(rebuild.run())

@@ -20,7 +20,7 @@ from bus.i18n import _
 from bus.progress import SequenceProgress
 from bus.runner import run
 from bus.settings import Settings
-from projections.cli import PROJECTIONS
+from projections.registry import PROJECTION_NAMES, build_projection
 from replay.asof import AsOfResult, build_as_of, check_window, refuse_existing
 from replay.diff import StoreDiff, TableDiff, Value, diff_stores
 from replay.exporters import (
@@ -107,7 +107,7 @@ _EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "cs
 @click.option("--as-of", type=TIME, default=None,
               help=_("With --projection: build the store from the messages the stream stored "
                      "at or before this ISO 8601 time."))
-@click.option("--projection", type=click.Choice(sorted(PROJECTIONS)), default=None,
+@click.option("--projection", type=click.Choice(PROJECTION_NAMES), default=None,
               help=_("Build this projection's SQLite store into --out instead of exporting "
                      "events."))
 @click.option("--force", is_flag=True,
@@ -245,7 +245,7 @@ def _build(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> i
     if out is None or str(out) == "-":
         raise click.UsageError(_("A point-in-time build needs --out FILE.sqlite."))
 
-    projection = PROJECTIONS[name](settings.data_dir)
+    projection = build_projection(name, settings.data_dir)
     if options["stream"] is not None and options["stream"] != projection.stream:
         raise click.UsageError(_("Projection {projection} reads stream {expected}, not {stream}.")
                                .format(projection=name, expected=projection.stream,
