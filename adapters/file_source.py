@@ -1,6 +1,7 @@
 """The file-drop source: CSV, XLSX and JSON Lines exports in a folder or named files.
 
-Each file is ingested in batches through the case pipeline. Its position,
+Each file is ingested in batches through the pipeline of the profile's
+family (cases, reviews, hall, data sharing). Its position,
 keyed by the file's content hash, advances after each batch's outcomes are
 acknowledged. A completed file is skipped when it is dropped again, unless
 ``reread`` is set: then records already on the bus come back as duplicates,
@@ -18,6 +19,7 @@ from pathlib import Path
 import structlog
 
 from adapters.catalogue import load_catalogue
+from adapters.family_profile import SourceProfile
 from adapters.files.decode import UndecodableError
 from adapters.files.readers import (
     SourceFile,
@@ -26,17 +28,17 @@ from adapters.files.readers import (
     escape_name,
     open_source_file,
 )
-from adapters.ingest.pipeline import BATCH_SIZE, DEFAULT_PARK_WAIT, CasePipeline
+from adapters.ingest.dispatch import IngestPipeline, make_pipeline, stream_of
+from adapters.ingest.outcomes import BATCH_SIZE, DEFAULT_PARK_WAIT
 from adapters.ingest.positions import Position, Positions
 from adapters.ingest.tally import Tally
-from adapters.profile import Profile
 from bus.connect import open_bus
 from bus.errors import ConfigError
 from bus.heartbeat import Heartbeat
 from bus.i18n import N_
 from bus.publisher import Publisher
 from bus.settings import Settings
-from bus.streams import CASES, ensure_streams
+from bus.streams import ensure_streams
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +48,7 @@ ProgressHook = Callable[[str, int], None]
 """Called with the file name and the records done in it so far."""
 
 
-def expand_paths(paths: Iterable[Path], profile: Profile) -> list[Path]:
+def expand_paths(paths: Iterable[Path], profile: SourceProfile) -> list[Path]:
     """Files named directly, plus the supported files of named folders in name order."""
     files: list[Path] = []
     for path in paths:
@@ -65,7 +67,7 @@ def expand_paths(paths: Iterable[Path], profile: Profile) -> list[Path]:
     return files
 
 
-def _accepts(path: Path, profile: Profile) -> bool:
+def _accepts(path: Path, profile: SourceProfile) -> bool:
     kind = SUFFIXES.get(path.suffix.lower())
     return kind is not None and (profile.source.format in (None, kind))
 
@@ -83,7 +85,7 @@ def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[Source
         yield batch
 
 
-def _open(path: Path, profile: Profile) -> SourceFile:
+def _open(path: Path, profile: SourceProfile) -> SourceFile:
     try:
         return open_source_file(
             path, format=profile.source.format, encoding=profile.source.encoding
@@ -105,7 +107,7 @@ def _open(path: Path, profile: Profile) -> SourceFile:
 
 async def ingest_files(
     settings: Settings,
-    profile: Profile,
+    profile: SourceProfile,
     paths: Iterable[Path],
     *,
     reread: bool = False,
@@ -120,9 +122,9 @@ async def ingest_files(
         positions = Positions(js)
         async with (
             Publisher(client) as publisher,
-            Heartbeat(client, "adapter", profile.source.id, stream=CASES) as heartbeat,
+            Heartbeat(client, "adapter", profile.source.id, stream=stream_of(profile)) as heartbeat,
         ):
-            pipeline = CasePipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
+            pipeline = make_pipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
             await pipeline.open()
             for path in files:
                 await _ingest_one(
@@ -139,9 +141,9 @@ async def ingest_files(
 
 
 async def _ingest_one(
-    pipeline: CasePipeline,
+    pipeline: IngestPipeline,
     positions: Positions,
-    profile: Profile,
+    profile: SourceProfile,
     path: Path,
     *,
     reread: bool,
