@@ -8,10 +8,9 @@ pipeline.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.catalogue import ItemCatalogue
@@ -32,24 +31,26 @@ from adapters.profile import (
     TIME_FIELDS,
     Profile,
 )
+from adapters.record_checks import (
+    ReasonCollector,
+    Rejection,
+    check_department,
+    check_item,
+    check_local_no,
+    check_region,
+    check_time_not_future,
+    malformed,
+)
 from contracts import case as case_events
 from contracts.identifiers import (
     Problem,
-    check_department_code,
     check_id_card,
     check_org_code,
     check_phone,
-    check_region_code,
     check_uscc,
-    mask_identifier,
-    parse_item_code,
 )
-from contracts.quarantine import Reason
 
-_LOCAL_NO = re.compile(r"[0-9A-Za-z_-]{1,50}")
 _PLACEHOLDERS = frozenset({"无", "空", "null", "NULL", "none", "None", "-", "/", "—", "N/A"})
-FUTURE_TOLERANCE = timedelta(days=1)
-"""Clock skew allowed before a business time counts as in the future."""
 
 _PAYLOADS = {str(cls.__struct_config__.tag): cls for cls in case_events.CASE_PAYLOADS}
 _SUBMITTED_REQUIRED = (
@@ -83,41 +84,10 @@ class CaseCandidate:
     payload: Any
 
 
-@dataclass(frozen=True)
-class Rejection:
-    """A record that failed one or more rules."""
-
-    record: SourceRecord
-    record_key: str
-    event_type: str | None
-    region: str | None
-    reasons: tuple[Reason, ...]
+__all__ = ["CaseCandidate", "Rejection", "convert_case_record", "record_key_of"]
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.reasons: list[Reason] = []
-
-    def fail(
-        self,
-        code: str,
-        field: str | None = None,
-        value: str | None = None,
-        detail: str | None = None,
-        *,
-        sensitive: bool = False,
-    ) -> None:
-        shown = mask_identifier(value) if sensitive and value else value
-        self.reasons.append(Reason(code=code, field=field, value=shown, detail=detail))
-
-    def problem(
-        self, code: str, field: str, value: str, problem: Problem | None, *, sensitive: bool = False
-    ) -> None:
-        if problem is not None:
-            self.fail(code, field, value, problem.detail, sensitive=sensitive)
-
-
-def _normalised(profile: Profile, record: SourceRecord, errors: _Collector) -> dict[str, Any]:
+def _normalised(profile: Profile, record: SourceRecord, errors: ReasonCollector) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field, column in profile.fields.items():
         raw = record.fields.get(column)
@@ -179,10 +149,10 @@ def convert_case_record(
     now: datetime,
 ) -> CaseCandidate | Rejection:
     """Map and validate one record of a case source."""
-    errors = _Collector()
-    if record.error is not None:
-        errors.fail("record_malformed", None, None, record.error)
-        return Rejection(record, f"{location}#{record.position}", None, None, tuple(errors.reasons))
+    rejected = malformed(record, location)
+    if rejected is not None:
+        return rejected
+    errors = ReasonCollector()
 
     values = _normalised(profile, record, errors)
     local_no = values.get("local_no")
@@ -226,35 +196,24 @@ def _check_common(
     event_type: str | None,
     occurred_at: datetime | None,
     now: datetime,
-    errors: _Collector,
+    errors: ReasonCollector,
 ) -> None:
     columns = profile.fields
     for field in ("local_no", "status", "status_time", "region"):
-        if values.get(field) is None and not any(
-            reason.field == columns[field] for reason in errors.reasons
-        ):
+        if values.get(field) is None and not errors.failed_on(columns[field]):
             errors.fail("required_missing", columns[field], None)
-    if local_no and not _LOCAL_NO.fullmatch(local_no):
-        errors.fail("local_no_invalid", columns["local_no"], local_no)
+    check_local_no(errors, columns["local_no"], local_no)
     if status and event_type is None:
         errors.fail("status_unmapped", columns["status"], status)
-    if occurred_at is not None and occurred_at > now + FUTURE_TOLERANCE:
-        errors.fail("time_in_future", columns["status_time"], occurred_at.isoformat())
-    region = values.get("region")
-    if region:
-        errors.problem("region_unknown", columns["region"], region, check_region_code(region))
-    department = values.get("department_code")
-    if department:
-        errors.problem(
-            "department_code_invalid",
-            columns["department_code"],
-            department,
-            check_department_code(department),
-        )
+    check_time_not_future(errors, columns["status_time"], occurred_at, now)
+    check_region(errors, columns["region"], values.get("region"))
+    check_department(
+        errors, columns.get("department_code", "department_code"), values.get("department_code")
+    )
 
 
 def _check_submitted(
-    profile: Profile, values: dict[str, Any], catalogue: ItemCatalogue, errors: _Collector
+    profile: Profile, values: dict[str, Any], catalogue: ItemCatalogue, errors: ReasonCollector
 ) -> None:
     columns = profile.fields
     for field in _SUBMITTED_REQUIRED:
@@ -266,13 +225,7 @@ def _check_submitted(
     if name is not None and (name in _PLACEHOLDERS or (len(set(name)) == 1 and len(name) > 2)):
         errors.fail("placeholder_value", columns.get("applicant_name"), name)
 
-    item_code = values.get("item_code")
-    if item_code:
-        parsed = parse_item_code(item_code)
-        if isinstance(parsed, Problem):
-            errors.fail("item_code_invalid", columns.get("item_code"), item_code, parsed.detail)
-        elif item_code not in catalogue:
-            errors.fail("item_unknown", columns.get("item_code"), item_code)
+    check_item(errors, columns.get("item_code", "item_code"), values.get("item_code"), catalogue)
 
     id_type_raw = values.get("applicant_id_type")
     id_type = profile.id_types.get(id_type_raw) if id_type_raw else None
@@ -301,7 +254,7 @@ def _check_submitted(
         )
 
 
-def _check_concluded(profile: Profile, values: dict[str, Any], errors: _Collector) -> None:
+def _check_concluded(profile: Profile, values: dict[str, Any], errors: ReasonCollector) -> None:
     column = profile.fields.get("result", "result")
     raw = values.get("result")
     if raw is None:

@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters.family_profile import load_source_profile
 from adapters.file_source import ingest_files
-from adapters.ingest.parked import ParkedEvent, ParkingLot
+from adapters.ingest.parked import CASE_LANE, FAMILY_LANES, ParkedEvent, ParkingLot
 from adapters.ingest.tally import Tally
 from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
-from adapters.profile import load_profile
 from adapters.quarantine_export import mask_personal, write_entries
 from adapters.quarantine_view import EntryState, fold_quarantine
 from adapters.summary import print_tally, reason_label, render_reason, tally_document
@@ -46,7 +46,7 @@ def run_ingest_with_progress(
     park_wait_days: float,
 ) -> Tally:
     """Run a file ingest, with a live record counter and rate on a terminal."""
-    profile = load_profile(profile_path)
+    profile = load_source_profile(profile_path)
     started = time.monotonic()
     show = sys.stderr.isatty()
     with Progress(
@@ -156,9 +156,12 @@ async def _parked_events(settings: Settings) -> list[ParkedEvent]:
     async with open_bus(settings, name="zwbus-parked") as (client, js):
         await ensure_streams(js)
         async with Publisher(client) as publisher:
-            lot = ParkingLot(js, publisher)
-            await lot.load()
-            return await lot.all_waiting()
+            events: list[ParkedEvent] = []
+            for lane in (CASE_LANE, *FAMILY_LANES):
+                lot = ParkingLot(js, publisher, lane=lane)
+                await lot.load()
+                events.extend(await lot.all_waiting())
+            return events
 
 
 @parked.command("list", help=_("List parked events with what each one waits for."))

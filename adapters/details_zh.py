@@ -59,6 +59,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "10 位的组织机构代码第 9 位应为连字符",
         ),
         (r"^hyphens must separate non-empty segments$", "连字符之间不能为空"),
+        (r"^level (\d)$", "评价等级为 {0}"),
+        (r"^verified as not genuine$", "核实结果为不真实"),
+        (r"^(\S+) allows (.+), not (.+)$", "{0} 只允许 {1}，不允许 {2}"),
+        (r"^not in \[codes\.(\w+)\]$", "不在 [codes.{0}] 代码表中"),
+        (r"^the catalogue marks it 不予共享 \(share type none\)$", "目录将其标为不予共享"),
+        (r"^it was withdrawn from the catalogue$", "已从目录中撤销"),
+        (r"^resource (.+) is shared on conditions \(有条件共享\)$", "资源 {0} 为有条件共享"),
+        (
+            r"^another check-in event of the booking is on the bus$",
+            "总线上已有该预约的另一条签到事件",
+        ),
+        (r"^a cancellation of the booking is on the bus$", "总线上已有该预约的取消事件"),
+        (r"^(hall\.\w+) after (hall\.\w+)$", "号票已到 {1}，又收到 {0}"),
+        (
+            r"^not a unified case code \(21 characters ending in a check character\)$",
+            "不是统一办件编码（21 位，末位为校验位）",
+        ),
         (
             r"^registration region (\d+) at positions 3-8 has an unknown province (\d+)$",
             "第 3-8 位的登记管理机关区划 {0} 的省级代码 {1} 不存在",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from adapters.family_profile import SourceProfile
 from adapters.files.decode import UndecodableError
 from adapters.files.readers import (
     SourceFile,
@@ -27,10 +28,9 @@ from adapters.files.readers import (
     escape_name,
     open_source_file,
 )
-from adapters.ingest.pipeline import BATCH_SIZE, DEFAULT_PARK_WAIT
+from adapters.ingest.outcomes import BATCH_SIZE, DEFAULT_PARK_WAIT
 from adapters.ingest.positions import Position
 from adapters.ingest.tally import Tally
-from adapters.profile import Profile
 from adapters.sdk import Batch, Source, SourceContext, SourcePosition, run_source
 from bus.errors import ConfigError
 from bus.i18n import N_
@@ -44,7 +44,7 @@ ProgressHook = Callable[[str, int], None]
 """Called with the file name and the records done in it so far."""
 
 
-def expand_paths(paths: Iterable[Path], profile: Profile) -> list[Path]:
+def expand_paths(paths: Iterable[Path], profile: SourceProfile) -> list[Path]:
     """Files named directly, plus the supported files of named folders in name order."""
     files: list[Path] = []
     for path in paths:
@@ -63,7 +63,7 @@ def expand_paths(paths: Iterable[Path], profile: Profile) -> list[Path]:
     return files
 
 
-def _accepts(path: Path, profile: Profile) -> bool:
+def _accepts(path: Path, profile: SourceProfile) -> bool:
     kind = SUFFIXES.get(path.suffix.lower())
     return kind is not None and (profile.source.format in (None, kind))
 
@@ -82,7 +82,7 @@ def _batches(records: Iterator[SourceRecord], size: int) -> Iterator[list[Source
         yield batch
 
 
-def open_export(path: Path, profile: Profile) -> SourceFile:
+def open_export(path: Path, profile: SourceProfile) -> SourceFile:
     """Open an export with the profile's format and encoding.
 
     Raises:
@@ -107,7 +107,7 @@ def open_export(path: Path, profile: Profile) -> SourceFile:
         ) from exc
 
 
-def unknown_columns(source_file: SourceFile, profile: Profile) -> list[str]:
+def unknown_columns(source_file: SourceFile, profile: SourceProfile) -> list[str]:
     """Return the export's columns that the profile does not map, escaped for display."""
     known_columns = set(profile.fields.values())
     return [escape_name(name) for name in source_file.headers if name not in known_columns]
@@ -118,7 +118,7 @@ class FileSource(Source):
 
     kind = "ingest"
 
-    def __init__(self, profile: Profile, files: list[Path], *, reread: bool = False) -> None:
+    def __init__(self, profile: SourceProfile, files: list[Path], *, reread: bool = False) -> None:
         self.profile = profile
         self.files = files
         self.reread = reread
@@ -184,7 +184,7 @@ def _position(path: Path, content_hash: str, records_done: int, *, complete: boo
 
 async def ingest_files(
     settings: Settings,
-    profile: Profile,
+    profile: SourceProfile,
     paths: Iterable[Path],
     *,
     reread: bool = False,

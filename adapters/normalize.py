@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 # Excel keeps only 15 significant digits of a number. A whole number of 16 or
 # more digits read as a float may therefore have lost its last digits, as an
@@ -45,6 +45,11 @@ _TEXT_TIME_FORMS = (
     "ISO 8601 with 'T' and an optional zone or Z",
 )
 _EXCEL_TIME_FORM = f"an Excel serial number from {_EXCEL_SERIAL_MIN} to {_EXCEL_SERIAL_MAX}"
+
+_TIME_OF_DAY = re.compile(r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?")
+_TRUE_WORDS = frozenset({"1", "是", "true", "y", "yes"})
+_FALSE_WORDS = frozenset({"0", "否", "false", "n", "no"})
+_LIST_SEPARATORS = re.compile(r"[,，;；]")
 
 
 class FieldValueError(ValueError):
@@ -331,3 +336,73 @@ def _reject_placeholder(value: object, written: datetime, *, excel: bool) -> Non
     else:
         return
     raise TimeValueError(value, reason=reason, excel=excel)
+
+
+def parse_bool(value: object) -> bool | None:
+    """Parse a yes/no field: 1/0, 是/否, true/false, Y/N (any case, full-width too).
+
+    Returns None for None or blank text.
+
+    Raises:
+        FieldValueError: the value is not one of the accepted forms.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip().lower()
+        if not text:
+            return None
+        if text in _TRUE_WORDS:
+            return True
+        if text in _FALSE_WORDS:
+            return False
+    msg = f"invalid yes/no value {value!r}: expected 1/0, 是/否, true/false or Y/N"
+    raise FieldValueError(msg)
+
+
+def parse_time_of_day(value: object) -> time | None:
+    """Parse a time of day such as a slot start: ``"09:30"``, ``"09:30:00"`` or ``"０９:３０"``.
+
+    A workbook cell may hold a ``time``, a ``datetime`` (its clock time is
+    taken) or a day fraction from 0 to below 1. Returns None for None or
+    blank text.
+
+    Raises:
+        FieldValueError: the value is not a time of day.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.time().replace(tzinfo=None)
+    if isinstance(value, time):
+        return value
+    if isinstance(value, float) and 0 <= value < 1:
+        seconds = min(round(value * 86_400), 86_399)
+        return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if not text:
+            return None
+        match = _TIME_OF_DAY.fullmatch(text)
+        if match is not None:
+            try:
+                return time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0))
+            except ValueError as exc:
+                msg = f"invalid time of day {value!r}: {exc}"
+                raise FieldValueError(msg) from exc
+    msg = f"invalid time of day {value!r}: expected HH:MM or HH:MM:SS"
+    raise FieldValueError(msg)
+
+
+def split_list(value: object) -> tuple[str, ...]:
+    """Split a one-column list on ``,`` ``，`` ``;`` or ``；``; trims items and drops empty ones.
+
+    Raises:
+        FieldValueError: the value is not text or a number.
+    """
+    text = normalize_text(value)
+    if text is None:
+        return ()
+    return tuple(item.strip() for item in _LIST_SEPARATORS.split(text) if item.strip())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -46,7 +47,11 @@ REQUIRED_MAPPINGS = ("local_no", "status", "status_time", "region")
 
 RESULTS = ("approved", "denied", "voided", "deleted", "forwarded", "returned")
 ID_TYPES = ("id_card", "uscc", "org_code", "passport", "other")
+FAMILIES = ("case", "review", "hall", "share")
+"""Families a source profile may declare in ``source.family``."""
 _SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+T = TypeVar("T")
 
 
 class SourceSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,7 +82,8 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         return ZoneInfo(self.source.timezone)
 
 
-def _invalid(path: Path, key: str, value: object, rule: str) -> ConfigError:
+def invalid_setting(path: Path, key: str, value: object, rule: str) -> ConfigError:
+    """Build the error of one bad profile setting: the file, key, value and the rule it breaks."""
     return ConfigError(
         N_("Profile {path}: {key} = {value!r} is invalid: {rule}"),
         path=str(path),
@@ -87,18 +93,22 @@ def _invalid(path: Path, key: str, value: object, rule: str) -> ConfigError:
     )
 
 
-def load_profile(path: Path) -> Profile:
-    """Read and check a profile; raises ``ConfigError`` naming the key and the fix."""
+def read_profile_table(path: Path) -> dict[str, Any]:
+    """Read a profile's TOML; raises ``ConfigError`` when it is missing or not TOML."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(N_("Profile {path} not found."), path=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             N_("Profile {path} is not valid TOML: {detail}"), path=str(path), detail=str(exc)
         ) from exc
+
+
+def convert_profile(path: Path, raw: dict[str, Any], kind: type[T]) -> T:
+    """Convert a profile's tables to ``kind``; unknown or mistyped keys raise ``ConfigError``."""
     try:
-        profile = msgspec.convert({**raw, "path": str(path)}, Profile)
+        return msgspec.convert({**raw, "path": str(path)}, kind)
     except msgspec.ValidationError as exc:
         raise ConfigError(
             N_("Profile {path} does not match the profile format: {detail}"),
@@ -106,6 +116,15 @@ def load_profile(path: Path) -> Profile:
             detail=str(exc),
         ) from exc
 
+
+def load_profile(path: Path) -> Profile:
+    """Read and check a case profile; raises ``ConfigError`` naming the key and the fix."""
+    return case_profile_from(path, read_profile_table(path))
+
+
+def case_profile_from(path: Path, raw: dict[str, Any]) -> Profile:
+    """Check the tables of a case profile read from ``path``."""
+    profile = convert_profile(path, raw, Profile)
     _check_source(path, profile.source)
     _check_fields(path, profile.fields)
     _check_dictionary(path, "status", profile.status, CASE_EVENT_NAMES)
@@ -116,29 +135,42 @@ def load_profile(path: Path) -> Profile:
     return profile
 
 
-def _check_source(path: Path, source: SourceSection) -> None:
-    if not _SOURCE_ID.fullmatch(source.id):
-        raise _invalid(path, "source.id", source.id, "use 1-40 characters of a-z, 0-9 and -")
-    if source.family not in {"case"}:
-        raise _invalid(path, "source.family", source.family, "supported families: case")
-    if source.format not in {None, "csv", "xlsx", "jsonl"}:
-        raise _invalid(path, "source.format", source.format, "use csv, xlsx or jsonl")
+def check_source_settings(
+    path: Path, *, source_id: str, file_format: str | None, zone: str
+) -> None:
+    """Check the [source] settings every family shares: id, format and time zone."""
+    if not _SOURCE_ID.fullmatch(source_id):
+        raise invalid_setting(path, "source.id", source_id, "use 1-40 characters of a-z, 0-9 and -")
+    if file_format not in {None, "csv", "xlsx", "jsonl"}:
+        raise invalid_setting(path, "source.format", file_format, "use csv, xlsx or jsonl")
     try:
-        ZoneInfo(source.timezone)
+        ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _invalid(
-            path, "source.timezone", source.timezone, "use an IANA zone such as Asia/Shanghai"
+        raise invalid_setting(
+            path, "source.timezone", zone, "use an IANA zone such as Asia/Shanghai"
         ) from exc
+
+
+def _check_source(path: Path, source: SourceSection) -> None:
+    if source.family != "case":
+        raise invalid_setting(
+            path, "source.family", source.family, f"supported families: {', '.join(FAMILIES)}"
+        )
+    check_source_settings(
+        path, source_id=source.id, file_format=source.format, zone=source.timezone
+    )
 
 
 def _check_fields(path: Path, fields: dict[str, str]) -> None:
     for name in fields:
         if name not in CONTRACT_FIELDS:
             known = ", ".join(sorted(CONTRACT_FIELDS))
-            raise _invalid(path, f"fields.{name}", name, f"known contract fields: {known}")
+            raise invalid_setting(path, f"fields.{name}", name, f"known contract fields: {known}")
     for name in REQUIRED_MAPPINGS:
         if name not in fields:
-            raise _invalid(path, f"fields.{name}", None, "this field must be mapped to a column")
+            raise invalid_setting(
+                path, f"fields.{name}", None, "this field must be mapped to a column"
+            )
 
 
 def _check_dictionary(
@@ -146,4 +178,6 @@ def _check_dictionary(
 ) -> None:
     for code, canonical in entries.items():
         if canonical not in allowed:
-            raise _invalid(path, f"{table}.{code}", canonical, f"use one of {', '.join(allowed)}")
+            raise invalid_setting(
+                path, f"{table}.{code}", canonical, f"use one of {', '.join(allowed)}"
+            )

@@ -70,6 +70,14 @@ def build_root() -> click.Group:
         help=_("Data folder of the embedded server and local stores (default ./.zwbus)."),
     )
     @click.option(
+        "--config",
+        "config_file",
+        envvar="ZWBUS_CONFIG",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=_("Configuration file (TOML); default ./zwbus.toml when it exists."),
+    )
+    @click.option(
         "-v",
         "--verbose",
         count=True,
@@ -83,12 +91,15 @@ def build_root() -> click.Group:
         lang: str | None,
         nats_url: str | None,
         data_dir: Path | None,
+        config_file: Path | None,
         verbose: int,
         log_json: bool,
     ) -> None:
         level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
         configure_logging(level=level, json=True if log_json else None)
-        ctx.obj = load_settings(nats_url=nats_url, data_dir=data_dir, lang=lang)
+        ctx.obj = load_settings(
+            nats_url=nats_url, data_dir=data_dir, lang=lang, config_file=config_file
+        )
 
     from bus.cli_commands import rules, server, streams
     from bus.run_cli import run_all

@@ -25,18 +25,9 @@ DEFAULT_CONFIG = Path("zwbus.toml")
         "until Ctrl-C or SIGTERM stops them cleanly."
     ),
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help=_("Configuration file (default: zwbus.toml in the current folder, when present)."),
-)
 @click.pass_obj
-def run_all(settings: Settings, config_path: Path | None) -> None:
-    if config_path is None and DEFAULT_CONFIG.is_file():
-        config_path = DEFAULT_CONFIG
-    config = read_run_config(config_path)
+def run_all(settings: Settings) -> None:
+    config = read_run_config(settings.config_file)
 
     started_server = settings.nats_url is None and server.read_info(settings.data_dir) is None
     settings = msgspec.structs.replace(settings, nats_url=server_url(settings))
@@ -45,7 +36,7 @@ def run_all(settings: Settings, config_path: Path | None) -> None:
         if not services:
             raise ConfigError(
                 N_("Nothing to run: {path} configures no gateway, poller, sink or projection."),
-                path=str(config_path),
+                path=str(config.path or DEFAULT_CONFIG),
             )
         click.echo(_("Bus at {url}").format(url=settings.nats_url))
 

@@ -25,8 +25,7 @@ from typing import Any
 
 import structlog
 
-from bus.errors import ConfigError
-from bus.i18n import N_
+from bus.config import config_path, load_config
 from bus.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -59,21 +58,17 @@ class RunConfig:
         return self.path.parent if self.path is not None else Path.cwd()
 
 
-def read_run_config(path: Path | None) -> RunConfig:
-    """Read the configuration file; ``None`` or a missing default file gives empty tables."""
+def read_run_config(explicit: Path | None) -> RunConfig:
+    """Read the configuration file that ``bus.config`` chooses; none gives empty tables.
+
+    The whole file is checked first, so a misspelt table stops the run
+    instead of leaving a part unstarted.
+    """
+    path = config_path(explicit)
     if path is None:
         return RunConfig(path=None, tables={})
-    try:
-        tables = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(N_("Configuration file {path} not found."), path=str(path)) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            N_("Configuration file {path} is not valid TOML: {detail}"),
-            path=str(path),
-            detail=str(exc),
-        ) from exc
-    return RunConfig(path=path, tables=tables)
+    load_config(path)
+    return RunConfig(path=path, tables=tomllib.loads(path.read_text(encoding="utf-8")))
 
 
 def collect_services(settings: Settings, config: RunConfig) -> list[Service]:

@@ -20,6 +20,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str | None = None
     data_dir: Path = DEFAULT_DATA_DIR
     lang: str = "zh_CN"
+    config_file: Path | None = None
+    """The configuration file named by ``--config`` or ZWBUS_CONFIG; None means
+    ``zwbus.toml`` in the working folder when it exists (see ``bus.config``)."""
 
 
 def detect_language(explicit: str | None = None) -> str:
@@ -49,9 +52,17 @@ def normalise_language(value: str) -> str:
 
 
 def load_settings(
-    *, nats_url: str | None = None, data_dir: Path | None = None, lang: str | None = None
+    *,
+    nats_url: str | None = None,
+    data_dir: Path | None = None,
+    lang: str | None = None,
+    config_file: Path | None = None,
 ) -> Settings:
     """Resolve settings from explicit values, then environment variables, then defaults."""
     url = nats_url or os.environ.get("ZWBUS_NATS_URL") or None
     folder = data_dir or Path(os.environ.get("ZWBUS_DATA_DIR", str(DEFAULT_DATA_DIR)))
-    return Settings(nats_url=url, data_dir=folder, lang=detect_language(lang))
+    configured = os.environ.get("ZWBUS_CONFIG") or None
+    config = config_file or (Path(configured) if configured else None)
+    return Settings(
+        nats_url=url, data_dir=folder, lang=detect_language(lang), config_file=config
+    )

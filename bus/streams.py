@@ -54,6 +54,9 @@ def _bucket(name: str, description: str, *, history: int = 1) -> StreamConfig:
 
 
 CASES = "ZW_CASES"
+REVIEWS = "ZW_REVIEWS"
+HALL = "ZW_HALL"
+SHARING = "ZW_SHARING"
 ITEMS = "ZW_ITEMS"
 QUARANTINE = "ZW_QUARANTINE"
 OPS = "ZW_OPS"
@@ -62,14 +65,15 @@ DEADLETTER = "ZW_DEADLETTER"
 EVENT_IDS = "ZW_EVENT_IDS"
 CASE_CODES = "ZW_CASE_CODES"
 CASE_STATE = "ZW_CASE_STATE"
+ENTITY_STATE = "ZW_ENTITY_STATE"
 PARKED = "ZW_PARKED"
 SOURCES = "ZW_SOURCES"
 
 DECLARED: tuple[StreamConfig, ...] = (
     _domain(CASES, "zw.case.>", "Case (办件) events"),
-    _domain("ZW_REVIEWS", "zw.review.>", "Review (好差评) events"),
-    _domain("ZW_HALL", "zw.hall.>", "Hall booking and queue (预约/取号/叫号) events"),
-    _domain("ZW_SHARING", "zw.share.>", "Data-sharing (数据共享) events"),
+    _domain(REVIEWS, "zw.review.>", "Review (好差评) events"),
+    _domain(HALL, "zw.hall.>", "Hall booking and queue (预约/取号/叫号) events"),
+    _domain(SHARING, "zw.share.>", "Data-sharing (数据共享) events"),
     _domain(ITEMS, "zw.item.>", "Item catalogue (事项库) events"),
     StreamConfig(
         name=QUARANTINE,
@@ -103,6 +107,10 @@ DECLARED: tuple[StreamConfig, ...] = (
     _bucket(EVENT_IDS, "Create-only index of ingested event ids: id -> stream sequence"),
     _bucket(CASE_CODES, "Unified case codes (统一办件编码) and their local-number mapping"),
     _bucket(CASE_STATE, "Write-side state per case: event types already on the bus"),
+    _bucket(
+        ENTITY_STATE,
+        "Write-side state per review, booking, ticket, resource, request and objection",
+    ),
     _bucket(PARKED, "Events waiting for a predecessor event"),
     _bucket(SOURCES, "Source positions: how far each file or table has been ingested"),
 )

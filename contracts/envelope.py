@@ -13,14 +13,23 @@ from typing import Annotated, Any
 import msgspec
 
 from contracts.case import CASE_VERSIONS, CasePayload
+from contracts.hall import HALL_VERSIONS, HallPayload
 from contracts.item import ITEM_VERSIONS, ItemPayload
+from contracts.review import REVIEW_VERSIONS, ReviewPayload
+from contracts.share import SHARE_VERSIONS, SharePayload
 
-Payload = CasePayload | ItemPayload
+Payload = CasePayload | ItemPayload | ReviewPayload | HallPayload | SharePayload
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 """A datetime that must carry its time zone; a naive one fails decoding."""
 
-CURRENT_VERSIONS: dict[str, int] = {**CASE_VERSIONS, **ITEM_VERSIONS}
+CURRENT_VERSIONS: dict[str, int] = {
+    **CASE_VERSIONS,
+    **ITEM_VERSIONS,
+    **REVIEW_VERSIONS,
+    **HALL_VERSIONS,
+    **SHARE_VERSIONS,
+}
 """Schema version each event type is written with today."""
 
 
@@ -46,7 +55,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """6-digit GB/T 2260 region code."""
     department: str
     key: str
-    """Entity key: the unified case code (统一办件编码) or the item implementation code."""
+    """Entity key: the unified case code (统一办件编码), the item implementation code,
+    the review id, the booking or ticket id, or the resource, request or objection id."""
     correlation_id: str
     causation_id: str | None = None
     payload: Payload

@@ -20,10 +20,12 @@ import msgspec
 Layer = Literal["structural", "reference", "sequence", "decode"]
 """Stage that applies a rule: decoding bytes and rows, checking one value
 alone, looking a value up in reference data (region list, source profile,
-item catalogue), or checking an event against the case's earlier events."""
+item catalogue), or checking an event against the earlier events of its
+entity and of the entities it names."""
 
-Family = Literal["case", "item", "any"]
-"""Record family a rule applies to: cases (办件), items (事项), or both."""
+Family = Literal["case", "item", "review", "hall", "share", "any"]
+"""Record family a rule applies to: cases (办件), items (事项), reviews (好差评),
+hall bookings and tickets (预约/取号/叫号), data sharing (数据共享), or every family."""
 
 LANGUAGES = ("zh", "en")
 
@@ -126,7 +128,7 @@ _RULES = (
     ),
     Rule(
         code="local_no_invalid",
-        family="case",
+        family="any",
         layer="structural",
         message_zh="字段 {field} 的办件编号 {value} 不合法：{detail}。",
         message_en="Case number (办件编号) {value} in {field} is invalid: {detail}.",
@@ -232,6 +234,28 @@ _RULES = (
         source="GB 32100-2015 and GB 11714-1997",
     ),
     Rule(
+        code="boolean_invalid",
+        family="any",
+        layer="structural",
+        message_zh="字段 {field} 的值 {value} 不是可识别的是/否取值。",
+        message_en="Value {value} in {field} is not a recognised yes/no value.",
+        fix_zh="请使用 1/0、是/否、true/false 或 Y/N。",
+        fix_en="Send 1/0, 是/否, true/false or Y/N.",
+        source="zwbus source profile (yes/no fields)",
+    ),
+    Rule(
+        code="level_invalid",
+        family="review",
+        layer="structural",
+        message_zh="字段 {field} 的评价等级 {value} 不在 1 至 5 之间。",
+        message_en="Rating level {value} in {field} is not between 1 and 5.",
+        fix_zh="请报送 1（非常不满意）至 5（非常满意）的等级，"
+        "或在数据源配置的 [codes.level] 表中对应源系统的等级编码。",
+        fix_en="Send a level from 1 (非常不满意) to 5 (非常满意), or map the source's level "
+        "codes in the [codes.level] table of the source profile.",
+        source="the five 好差评 levels: 非常满意, 满意, 基本满意, 不满意, 非常不满意",
+    ),
+    Rule(
         code="item_name_missing",
         family="item",
         layer="structural",
@@ -293,7 +317,7 @@ _RULES = (
     ),
     Rule(
         code="item_unknown",
-        family="case",
+        family="any",
         layer="reference",
         message_zh="字段 {field} 的实施编码 {value} 不在该区划的事项库中。",
         message_en="Implementation code {value} in {field} is not in the item catalogue "
@@ -303,6 +327,32 @@ _RULES = (
         fix_en="Import the item catalogue of the region first (zwbus items import), then read "
         "the file again with zwbus ingest --reread.",
         source="zwbus item catalogue",
+    ),
+    Rule(
+        code="event_unmapped",
+        family="any",
+        layer="reference",
+        message_zh="字段 {field} 的事件编码 {value} 未在数据源配置中定义。"
+        "各系统的编码不一致，系统不会猜测其含义。",
+        message_en="Event code {value} in {field} is not in the source profile. "
+        "Systems code events differently, so an unmapped code is never guessed.",
+        fix_zh="请在数据源配置的 [events] 表中补充 {value} 的对应关系，"
+        "然后用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Add {value} to the [events] table of the source profile, then read the file "
+        "again with zwbus ingest --reread.",
+        source="zwbus source profile [events]",
+    ),
+    Rule(
+        code="code_unmapped",
+        family="any",
+        layer="reference",
+        message_zh="字段 {field} 的代码 {value} 无法对应到标准取值：{detail}。",
+        message_en="Code {value} in {field} does not map to a canonical value: {detail}.",
+        fix_zh="请在数据源配置的 [codes] 代码表中为该字段补充 {value} 的对应关系，"
+        "然后用 zwbus ingest --reread 重新读取该文件。",
+        fix_en="Add {value} to the [codes] table of the field in the source profile, then "
+        "read the file again with zwbus ingest --reread.",
+        source="zwbus source profile [codes]",
     ),
     Rule(
         code="item_type_unknown",
@@ -329,15 +379,100 @@ _RULES = (
     ),
     Rule(
         code="missing_predecessor",
-        family="case",
+        family="any",
         layer="sequence",
-        message_zh="办件 {value} 的前序事件在设定的等待时间内未到达：{detail}。",
-        message_en="The preceding event of case {value} did not arrive "
+        message_zh="{value} 的前序事件在设定的等待时间内未到达：{detail}。",
+        message_en="The preceding event of {value} did not arrive "
         "within the configured wait: {detail}.",
-        fix_zh="请从源系统补报缺失的前序事件并重新接入；前序事件到达后，暂存的事件会自动发布。",
-        fix_en="Send the missing earlier event from the source system and ingest it; parked "
-        "events of the case are then published by themselves.",
-        source="zwbus case lifecycle",
+        fix_zh="请从源系统补报缺失的前序事件（或所依赖的办件、预约、资源）并重新接入；"
+        "前序事件到达后，暂存的事件会自动发布。",
+        fix_en="Send the missing earlier event (or the case, booking or resource the event "
+        "names) from the source system and ingest it; parked events are then published "
+        "by themselves.",
+        source="zwbus event lifecycles",
+    ),
+    Rule(
+        code="review_not_bad",
+        family="review",
+        layer="sequence",
+        message_zh="评价 {value} 不是差评（{detail}），没有核实、整改和回访。",
+        message_en="Review {value} is not a bad review ({detail}), so it takes no "
+        "verification, rectification or revisit.",
+        fix_zh="只有等级为 1（非常不满意）或 2（不满意）的差评才需要核实整改；"
+        "请核对该记录所指的办件、评价渠道和评价人。",
+        fix_en="Only bad reviews (level 1 非常不满意 or 2 不满意) are verified and rectified; "
+        "check the case, channel and rater the record names.",
+        source="差评 follow-up of the 好差评 system (不满意 and 非常不满意 are 差评)",
+    ),
+    Rule(
+        code="review_not_valid",
+        family="review",
+        layer="sequence",
+        message_zh="差评 {value} 未被核实为真实有效（{detail}），不能派发整改。",
+        message_en="Bad review {value} was not verified as genuine ({detail}), "
+        "so rectification cannot be assigned.",
+        fix_zh="请先报送核实结果为真实有效的核实记录，再报送整改派发；"
+        "核实为无效的差评不派发整改。",
+        fix_en="Send the verification that found the review genuine first; a review found "
+        "not genuine is not rectified.",
+        source="差评 follow-up of the 好差评 system (verified, then rectified)",
+    ),
+    Rule(
+        code="ticket_backwards",
+        family="hall",
+        layer="sequence",
+        message_zh="号票 {value} 的状态不能倒退：{detail}。",
+        message_en="Ticket {value} cannot move back to an earlier state: {detail}.",
+        fix_zh="号票只能按取号、叫号、过号或办理、办结的顺序推进；请核对源系统的事件和时间。",
+        fix_en="A ticket moves forward only (issued, called, skipped or served, ended); "
+        "check the events and times in the source system.",
+        source="zwbus hall lifecycle (ticket states move forward)",
+    ),
+    Rule(
+        code="booking_checked_in_twice",
+        family="hall",
+        layer="sequence",
+        message_zh="预约 {value} 已经签到，不能再次签到：{detail}。",
+        message_en="Booking {value} was already checked in: {detail}.",
+        fix_zh="一个预约只能签到一次；请核对源系统是否重复生成了签到记录。",
+        fix_en="A booking is checked in once; check whether the source system wrote the "
+        "check-in twice.",
+        source="zwbus hall lifecycle (one check-in per booking)",
+    ),
+    Rule(
+        code="booking_cancelled",
+        family="hall",
+        layer="sequence",
+        message_zh="预约 {value} 已取消，不能签到：{detail}。",
+        message_en="Booking {value} was cancelled, so it cannot be checked in: {detail}.",
+        fix_zh="已取消的预约不能签到；到场办事请重新预约或现场取号。",
+        fix_en="A cancelled booking cannot be checked in; book again or take a ticket "
+        "at the hall.",
+        source="zwbus hall lifecycle (cancelled bookings end)",
+    ),
+    Rule(
+        code="resource_not_shareable",
+        family="share",
+        layer="sequence",
+        message_zh="资源 {value} 不能申请共享：{detail}。",
+        message_en="Resource {value} cannot be requested: {detail}.",
+        fix_zh="不予共享或已撤销的资源不接受共享申请；"
+        "如确需使用，请与提供方协商调整共享属性后再申请。",
+        fix_en="A resource marked 不予共享 or withdrawn from the catalogue takes no requests; "
+        "agree a change of its share type with the provider first.",
+        source="share types of 政务信息资源共享管理暂行办法 (国发〔2016〕51号)",
+    ),
+    Rule(
+        code="approval_required",
+        family="share",
+        layer="sequence",
+        message_zh="有条件共享资源的申请 {value} 未经审批就交付了数据：{detail}。",
+        message_en="Request {value} for a conditionally shared resource was delivered "
+        "without an approval: {detail}.",
+        fix_zh="有条件共享的资源须先审批再交付；请先报送审批通过记录，再报送交付记录。",
+        fix_en="A conditionally shared resource is delivered only after approval; send the "
+        "approval first, then the delivery.",
+        source="有条件共享 of 政务信息资源共享管理暂行办法 (国发〔2016〕51号)",
     ),
     Rule(
         code="transition_invalid",

@@ -19,14 +19,18 @@ import msgspec
 
 from contracts.case import CASE_PAYLOADS
 from contracts.envelope import CURRENT_VERSIONS
+from contracts.hall import HALL_PAYLOADS
 from contracts.item import ITEM_PAYLOADS
+from contracts.review import REVIEW_PAYLOADS
+from contracts.share import SHARE_PAYLOADS
 
 SCHEMA_FOLDER = "schemas"
 
 
 def payload_types() -> dict[str, type[msgspec.Struct]]:
     """Return every payload struct by its event type."""
-    return {str(cls.__struct_config__.tag): cls for cls in (*CASE_PAYLOADS, *ITEM_PAYLOADS)}
+    families = (*CASE_PAYLOADS, *ITEM_PAYLOADS, *REVIEW_PAYLOADS, *HALL_PAYLOADS, *SHARE_PAYLOADS)
+    return {str(cls.__struct_config__.tag): cls for cls in families}
 
 
 def current_schema(event_type: str) -> dict[str, Any]:
@@ -38,7 +42,9 @@ def current_schema(event_type: str) -> dict[str, Any]:
     if others:
         schema["$defs"] = others
     schema["$id"] = f"zwbus:{event_type}:v{CURRENT_VERSIONS[event_type]}"
-    return schema
+    # A JSON round trip turns tuple defaults into lists, as in the stored snapshot.
+    normalised: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(schema))
+    return normalised
 
 
 def snapshot_name(event_type: str, version: int) -> str:

@@ -61,6 +61,11 @@ def entity_subject(family: str, region: str, key: str) -> str:
     return f"zw.{family}.{region_tokens(region)}.{encode_token(key)}"
 
 
+def hall_subject(region: str, hall: str, key: str) -> str:
+    """Subject of a hall event: ``zw.hall.<region>.<hall>.<booking or ticket id>``."""
+    return f"zw.hall.{region_tokens(region)}.{encode_token(hall)}.{encode_token(key)}"
+
+
 def quarantine_subject(family: str, region: str | None, source_id: str) -> str:
     """Subject of a quarantine entry of a record from ``source_id``."""
     usable = region if region is not None and _REGION.fullmatch(region) else UNKNOWN_REGION

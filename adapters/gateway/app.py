@@ -18,7 +18,7 @@ from adapters.gateway.intake import Intake
 from adapters.gateway.limits import Admission, TokenBucket
 from adapters.gateway.openapi import MAX_RECORDS, openapi_document
 from adapters.gateway.rights import refusals
-from adapters.ingest.outcomes import RecordOutcome
+from adapters.ingest.record_outcomes import RecordOutcome
 from bus.i18n import N_, _
 
 log = structlog.get_logger(__name__)

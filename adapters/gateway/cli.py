@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import msgspec
 
 from adapters.gateway.config import load_gateway_config
 from adapters.gateway.service import serve_gateway
-from bus.i18n import _
+from bus.config import config_path
+from bus.errors import ConfigError
+from bus.i18n import N_, _
 from bus.runner import Interrupted, run
 from bus.settings import Settings
-
-DEFAULT_CONFIG = Path("zwbus.toml")
 
 
 @click.command(
@@ -23,21 +21,21 @@ DEFAULT_CONFIG = Path("zwbus.toml")
         "record's outcome. Runs until Ctrl-C or SIGTERM."
     ),
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help=_("Configuration file with the [gateway] table and its senders."),
-)
 @click.option("--host", default=None, help=_("Address to listen on, overriding the file."))
 @click.option(
     "--port", type=int, default=None, help=_("Port to listen on, overriding the file.")
 )
 @click.pass_obj
-def gateway(settings: Settings, config_path: Path, host: str | None, port: int | None) -> None:
-    config = load_gateway_config(config_path)
+def gateway(settings: Settings, host: str | None, port: int | None) -> None:
+    path = config_path(settings.config_file)
+    if path is None:
+        raise ConfigError(
+            N_(
+                "The gateway needs a configuration file with a [gateway] table: pass "
+                "--config FILE, set ZWBUS_CONFIG, or put zwbus.toml in the working folder."
+            )
+        )
+    config = load_gateway_config(path)
     if host is not None or port is not None:
         config = msgspec.structs.replace(
             config,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.profile import Profile, load_profile
+from adapters.family_profile import SourceProfile, load_source_profile
 from bus.errors import ConfigError
 from bus.i18n import N_
 
@@ -71,7 +71,7 @@ class Client(msgspec.Struct, frozen=True, kw_only=True):
     departments: frozenset[str]
     rate: float
     burst: float
-    profiles: dict[str, Profile]
+    profiles: dict[str, SourceProfile]
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,9 +175,17 @@ def _client(path: Path, section: ClientSection) -> Client:
         raise _invalid(path, f"{key}.profiles", "{}", "name a profile for each family it sends")
 
     profiles = {
-        family: load_profile((path.parent / name).resolve())
+        family: load_source_profile((path.parent / name).resolve())
         for family, name in section.profiles.items()
     }
+    for family, profile in profiles.items():
+        if profile.source.family != family:
+            raise _invalid(
+                path,
+                f"{key}.profiles.{family}",
+                section.profiles[family],
+                f"the profile is of family {profile.source.family}; list it under that family",
+            )
     return Client(
         id=section.id,
         token_sha256=bytes.fromhex(section.token_sha256) if section.token_sha256 else None,

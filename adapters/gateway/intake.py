@@ -18,7 +18,7 @@ import msgspec
 import structlog
 
 from adapters.files.readers import CellValue, SourceRecord
-from adapters.ingest.outcomes import Outcomes, RecordOutcome
+from adapters.ingest.record_outcomes import RecordOutcome, RecordOutcomes
 from adapters.ingest.tally import Tally
 from adapters.sdk.pipeline import Pipeline
 from bus.heartbeat import Heartbeat
@@ -111,7 +111,7 @@ class Intake:
                     )
                 )
 
-        outcomes: Outcomes = {}
+        outcomes: RecordOutcomes = {}
         try:
             batch = await self._pipeline.process(records, location=location, outcomes=outcomes)
         except Exception as exc:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from adapters.family_profile import SourceProfile
 from adapters.gateway.config import Client
 from adapters.normalize import normalize_code
-from adapters.profile import Profile
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,7 +21,7 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def refusals(
-    client: Client, profile: Profile, records: Sequence[dict[str, object]]
+    client: Client, profile: SourceProfile, records: Sequence[dict[str, object]]
 ) -> list[Refusal]:
     """Return one refusal per record whose region or department the sender may not write."""
     region_column = profile.fields.get("region")

@@ -11,6 +11,7 @@ gap in the sequence, never a reuse.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import date
 
 import nats.js.errors
@@ -60,11 +61,15 @@ class CaseCodes:
     def cached(self, ref: CaseRef) -> str | None:
         return self._cache.get(ref)
 
-    async def resolve(self, wanted: dict[CaseRef, tuple[str, date]]) -> dict[CaseRef, str]:
-        """Return the unified code of each case; ``wanted`` gives region and date for minting."""
+    async def lookup(self, refs: Iterable[CaseRef]) -> dict[CaseRef, str]:
+        """Return the unified code of each case already mapped; never mints one.
+
+        A reference with no code yet is left out and not cached, so a later
+        lookup finds the code once the case reaches the bus.
+        """
         codes: dict[CaseRef, str] = {}
         missing = []
-        for ref in wanted:
+        for ref in dict.fromkeys(refs):
             known = self._cache.get(ref)
             if known is None:
                 missing.append(ref)
@@ -72,20 +77,24 @@ class CaseCodes:
                 codes[ref] = known
         if not missing:
             return codes
-
-        bucket = await self._kv()
-        stored = await get_many(bucket, (mapping_key(*ref) for ref in missing))
-        to_mint = []
+        stored = await get_many(await self._kv(), (mapping_key(*ref) for ref in missing))
         for ref in missing:
             entry = stored.get(mapping_key(*ref))
-            if entry is None:
-                to_mint.append(ref)
-            else:
+            if entry is not None:
                 codes[ref] = entry[0].decode()
+                self._cache.put(ref, codes[ref])
+        return codes
+
+    async def resolve(self, wanted: dict[CaseRef, tuple[str, date]]) -> dict[CaseRef, str]:
+        """Return the unified code of each case; ``wanted`` gives region and date for minting."""
+        codes = await self.lookup(wanted)
+        to_mint = [ref for ref in wanted if ref not in codes]
+        if not to_mint:
+            return codes
 
         lost_race = await self._mint(to_mint, wanted, codes)
         if lost_race:
-            again = await get_many(bucket, (mapping_key(*ref) for ref in lost_race))
+            again = await get_many(await self._kv(), (mapping_key(*ref) for ref in lost_race))
             for ref in lost_race:
                 codes[ref] = again[mapping_key(*ref)][0].decode()
 

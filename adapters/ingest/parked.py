@@ -5,6 +5,11 @@ earlier one (accepted needs submitted) waits in the ``ZW_PARKED`` bucket and
 is published as soon as the predecessor arrives, in this run or a later
 one. An event parked longer than the configured wait goes to quarantine
 with reason ``missing_predecessor``.
+
+Each family parks in its own lane of keys, ``<lane>.<key token>.<event id>``:
+lane ``p`` contains case events under their unified case code, and lanes
+``review``, ``hall`` and ``share`` contain records of those families under the
+key of their entity.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from adapters.ingest.keys import kv_token
 from adapters.ingest.kvget import get_many
 from bus.publisher import PubAck, Publisher
 from bus.streams import PARKED
@@ -28,7 +34,8 @@ class ParkedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event waiting in the parking bucket, with what it waits for."""
 
     event: msgspec.Raw
-    """The encoded envelope, published unchanged on release."""
+    """The encoded envelope, published unchanged on release (case lane), or the
+    mapped record, checked again and built into an event on release (family lanes)."""
     event_id: str
     event_type: str
     occurred_at: datetime
@@ -47,12 +54,19 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(ParkedEvent).decode
 
 
-class ParkingLot:
-    """Index of parked events per case, loaded once per run."""
+CASE_LANE = "p"
+FAMILY_LANES = ("review", "hall", "share")
 
-    def __init__(self, js: JetStreamContext, publisher: Publisher) -> None:
+
+class ParkingLot:
+    """Index of the parked events of one lane per key, loaded once per run."""
+
+    def __init__(
+        self, js: JetStreamContext, publisher: Publisher, *, lane: str = CASE_LANE
+    ) -> None:
         self._js = js
         self._publisher = publisher
+        self._lane = lane
         self._bucket: KeyValue | None = None
         self._by_case: dict[str, set[str]] = defaultdict(set)
 
@@ -61,52 +75,62 @@ class ParkingLot:
             self._bucket = await self._js.key_value(PARKED)
         return self._bucket
 
+    def _key(self, code: str, event_id: str) -> str:
+        return f"{self._lane}.{kv_token(code)}.{event_id}"
+
     async def load(self) -> int:
-        """Read the keys of every parked event; returns how many are parked."""
+        """Read the keys of every event parked in the lane; returns how many are parked."""
         bucket = await self._kv()
         try:
             keys = await bucket.keys()
         except nats.js.errors.NoKeysError:
             keys = []
+        count = 0
         for key in keys:
-            _, code, event_id = key.split(".", 2)
-            self._by_case[code].add(event_id)
-        return len(keys)
+            lane, token, event_id = key.split(".", 2)
+            if lane == self._lane:
+                self._by_case[token].add(event_id)
+                count += 1
+        return count
 
     def has_waiting(self, code: str) -> bool:
-        return bool(self._by_case.get(code))
+        return bool(self._by_case.get(kv_token(code)))
 
     def count(self) -> int:
         return sum(len(ids) for ids in self._by_case.values())
 
     def is_parked(self, code: str, event_id: str) -> bool:
-        return event_id in self._by_case.get(code, ())
+        return event_id in self._by_case.get(kv_token(code), ())
 
     async def park(self, parked: ParkedEvent) -> asyncio.Future[PubAck]:
         """Store an event that waits for a predecessor; the caller checks ``is_parked`` first."""
-        self._by_case[parked.code].add(parked.event_id)
+        self._by_case[kv_token(parked.code)].add(parked.event_id)
         return await self._publisher.publish(
-            f"$KV.{PARKED}.p.{parked.code}.{parked.event_id}", _encode(parked)
+            f"$KV.{PARKED}.{self._key(parked.code, parked.event_id)}", _encode(parked)
         )
 
     async def waiting(self, code: str) -> list[ParkedEvent]:
         """Return the events parked for a case."""
-        ids = self._by_case.get(code)
+        ids = self._by_case.get(kv_token(code))
         if not ids:
             return []
         bucket = await self._kv()
-        stored = await get_many(bucket, (f"p.{code}.{event_id}" for event_id in ids))
+        stored = await get_many(bucket, (self._key(code, event_id) for event_id in ids))
         return [_decode(value) for value, _ in stored.values() if value]
 
     async def all_waiting(self) -> list[ParkedEvent]:
         bucket = await self._kv()
-        keys = [f"p.{code}.{event_id}" for code, ids in self._by_case.items() for event_id in ids]
+        keys = [
+            f"{self._lane}.{token}.{event_id}"
+            for token, ids in self._by_case.items()
+            for event_id in ids
+        ]
         stored = await get_many(bucket, keys)
         return [_decode(value) for value, _ in stored.values() if value]
 
     def forget(self, parked: ParkedEvent) -> None:
         """Drop an event from the index as soon as it is released, before its removal is sent."""
-        self._by_case[parked.code].discard(parked.event_id)
+        self._by_case[kv_token(parked.code)].discard(parked.event_id)
 
     async def release(self, parked: ParkedEvent) -> asyncio.Future[PubAck]:
         """Remove an event that was published or quarantined from the parking bucket.
@@ -116,5 +140,7 @@ class ParkingLot:
         """
         self.forget(parked)
         return await self._publisher.publish(
-            f"$KV.{PARKED}.p.{parked.code}.{parked.event_id}", b"", {"KV-Operation": "DEL"}
+            f"$KV.{PARKED}.{self._key(parked.code, parked.event_id)}",
+            b"",
+            {"KV-Operation": "DEL"},
         )

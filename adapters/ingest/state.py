@@ -10,13 +10,16 @@ a per-event index, at the cost of one read and one write per case and batch.
 Writes are compare-and-set on the entry's revision: when two processes
 change the same case, the loser reloads the entry, merges its own additions
 (a union of events and types, the earliest closing time) and writes again.
+``KeyedStates`` does this for any state kept per key; the review, hall and
+sharing families keep theirs the same way (``adapters.ingest.entity_state``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Generic, Protocol, Self, TypeVar
 
 import msgspec
 import structlog
@@ -35,6 +38,17 @@ log = structlog.get_logger(__name__)
 
 CACHE_CASES = 100_000
 WRITE_ATTEMPTS = 5
+
+
+class MergeableState(Protocol):
+    """A state that maps event ids to stream sequences and merges another writer's view."""
+
+    events: dict[str, int]
+
+    def merge(self, other: Self) -> None: ...
+
+
+S = TypeVar("S", bound=MergeableState)
 
 
 class CaseState(msgspec.Struct, kw_only=True):
@@ -56,65 +70,88 @@ class CaseState(msgspec.Struct, kw_only=True):
             self.closed_at = other.closed_at
 
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(CaseState).decode
+class StateMessages(msgspec.Struct, frozen=True, kw_only=True):
+    """Error templates of one kind of state, naming what its keys stand for."""
+
+    write_failed: str
+    """Placeholders ``{code}`` and ``{detail}``."""
+    kept_changing: str
+    """Placeholders ``{count}`` and ``{attempts}``."""
 
 
-class CaseStates:
-    """Case states loaded lazily per batch, cached per run and written back per batch."""
+class KeyedStates(Generic[S]):
+    """States loaded lazily per batch, cached per run and written back per batch."""
 
-    def __init__(self, js: JetStreamContext, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        publisher: Publisher,
+        *,
+        bucket: str,
+        state_type: type[S],
+        new_state: Callable[[], S],
+        messages: StateMessages,
+        cache_size: int = CACHE_CASES,
+    ) -> None:
         self._js = js
         self._publisher = publisher
+        self._bucket_name = bucket
         self._bucket: KeyValue | None = None
-        self._cache: BoundedCache[str, tuple[CaseState, int]] = BoundedCache(CACHE_CASES)
-        self._dirty: dict[str, CaseState] = {}
+        self._new_state = new_state
+        self._messages = messages
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(state_type).decode
+        self._cache: BoundedCache[str, tuple[S, int]] = BoundedCache(cache_size)
+        self._dirty: dict[str, S] = {}
 
     async def _kv(self) -> KeyValue:
         if self._bucket is None:
-            self._bucket = await self._js.key_value(CASE_STATE)
+            self._bucket = await self._js.key_value(self._bucket_name)
         return self._bucket
 
-    async def load(self, codes: Iterable[str]) -> None:
-        """Make sure the state of each code is in the cache."""
-        missing = [code for code in dict.fromkeys(codes) if code not in self._cache]
+    async def load(self, keys: Iterable[str], *, fresh: bool = False) -> None:
+        """Make sure the state of each key is in the cache.
+
+        With ``fresh``, states without unwritten changes are read again, to
+        see what other writers stored since they were cached.
+        """
+        wanted = dict.fromkeys(keys)
+        missing = [
+            key for key in wanted if key not in self._cache or (fresh and key not in self._dirty)
+        ]
         if not missing:
             return
         stored = await get_many(await self._kv(), missing)
-        for code in missing:
-            entry = stored.get(code)
+        for key in missing:
+            entry = stored.get(key)
             if entry is None:
-                self._cache.put(code, (CaseState(), 0))
+                self._cache.put(key, (self._new_state(), 0))
             else:
-                self._cache.put(code, (_decode(entry[0]), entry[1]))
+                self._cache.put(key, (self._decode(entry[0]), entry[1]))
 
-    def state(self, code: str) -> CaseState:
-        """State of the case; call ``load`` for the code first."""
-        cached = self._cache.get(code) or self._dirty_entry(code)
+    def state(self, key: str) -> S:
+        """State of the key; call ``load`` for the key first."""
+        cached = self._cache.get(key) or self._dirty_entry(key)
         return cached[0]
 
-    def _dirty_entry(self, code: str) -> tuple[CaseState, int]:
-        # A case evicted from the cache while its changes wait to be written
-        # keeps them; a case never loaded starts empty.
-        state = self._dirty.get(code, CaseState())
-        self._cache.put(code, (state, 0))
+    def _dirty_entry(self, key: str) -> tuple[S, int]:
+        # A state evicted from the cache while its changes wait to be written
+        # keeps them; a key never loaded starts empty.
+        state = self._dirty.get(key)
+        if state is None:
+            state = self._new_state()
+        self._cache.put(key, (state, 0))
         return state, 0
 
-    def add(self, code: str, event_type: str, occurred_at: datetime) -> None:
-        """Record an event of the case that is being published."""
-        state = self.state(code)
-        state.types.add(event_type)
-        if event_type in TERMINAL_EVENTS and (
-            state.closed_at is None or occurred_at < state.closed_at
-        ):
-            state.closed_at = occurred_at
-        self._dirty[code] = state
+    def changed(self, key: str) -> S:
+        """Return the state of the key and mark it to be written by the next ``flush``."""
+        state = self.state(key)
+        self._dirty[key] = state
+        return state
 
-    def stored(self, code: str, event_id: str, sequence: int) -> None:
-        """Record the stream sequence an event of the case was stored at."""
-        state = self.state(code)
-        state.events[event_id] = sequence
-        self._dirty[code] = state
+    def stored(self, key: str, event_id: str, sequence: int) -> None:
+        """Record the stream sequence an event of the key was stored at."""
+        self.changed(key).events[event_id] = sequence
 
     async def flush(self) -> None:
         """Write every changed state with compare-and-set; awaits the acknowledgements."""
@@ -122,53 +159,72 @@ class CaseStates:
         self._dirty.clear()
         for _attempt in range(WRITE_ATTEMPTS):
             acks = await self._write(pending)
-            conflicts = [code for code, ack in acks.items() if not ack.ok]
-            for code, ack in acks.items():
+            conflicts = [key for key, ack in acks.items() if not ack.ok]
+            for key, ack in acks.items():
                 if ack.ok:
-                    self._cache.put(code, (pending[code], ack.seq))
+                    self._cache.put(key, (pending[key], ack.seq))
                 elif ack.error_code != WRONG_LAST_SEQUENCE:
-                    raise StreamError(
-                        N_("Writing the state of case {code} failed: {detail}"),
-                        code=code,
-                        detail=ack.error,
-                    )
+                    raise StreamError(self._messages.write_failed, code=key, detail=ack.error)
             if not conflicts:
                 return
-            log.info("case_state_conflict", cases=len(conflicts))
+            log.info("state_write_conflict", bucket=self._bucket_name, keys=len(conflicts))
             pending = await self._merge_concurrent(conflicts, pending)
-        raise StreamError(
-            N_(
-                "The state of {count} cases kept changing under another writer after "
-                "{attempts} attempts; ingest this source again later."
-            ),
-            count=len(pending),
-            attempts=WRITE_ATTEMPTS,
-        )
+        raise StreamError(self._messages.kept_changing, count=len(pending), attempts=WRITE_ATTEMPTS)
 
-    async def _write(self, states: dict[str, CaseState]) -> dict[str, PubAck]:
+    async def _write(self, states: dict[str, S]) -> dict[str, PubAck]:
         futures: dict[str, asyncio.Future[PubAck]] = {}
-        for code, state in states.items():
-            cached = self._cache.get(code)
+        for key, state in states.items():
+            cached = self._cache.get(key)
             revision = cached[1] if cached is not None else 0
-            futures[code] = await self._publisher.publish(
-                f"$KV.{CASE_STATE}.{code}",
-                _encode(state),
+            futures[key] = await self._publisher.publish(
+                f"$KV.{self._bucket_name}.{key}",
+                self._encode(state),
                 {"Nats-Expected-Last-Subject-Sequence": str(revision)},
             )
-        return {code: await future for code, future in futures.items()}
+        return {key: await future for key, future in futures.items()}
 
-    async def _merge_concurrent(
-        self, codes: list[str], pending: dict[str, CaseState]
-    ) -> dict[str, CaseState]:
-        stored = await get_many(await self._kv(), codes)
-        merged: dict[str, CaseState] = {}
-        for code in codes:
-            state = pending[code]
-            entry = stored.get(code)
+    async def _merge_concurrent(self, keys: list[str], pending: dict[str, S]) -> dict[str, S]:
+        stored = await get_many(await self._kv(), keys)
+        merged: dict[str, S] = {}
+        for key in keys:
+            state = pending[key]
+            entry = stored.get(key)
             revision = 0
             if entry is not None:
-                state.merge(_decode(entry[0]))
+                state.merge(self._decode(entry[0]))
                 revision = entry[1]
-            self._cache.put(code, (state, revision))
-            merged[code] = state
+            self._cache.put(key, (state, revision))
+            merged[key] = state
         return merged
+
+
+CASE_STATE_MESSAGES = StateMessages(
+    write_failed=N_("Writing the state of case {code} failed: {detail}"),
+    kept_changing=N_(
+        "The state of {count} cases kept changing under another writer after "
+        "{attempts} attempts; ingest this source again later."
+    ),
+)
+
+
+class CaseStates(KeyedStates[CaseState]):
+    """Case states in ``ZW_CASE_STATE``, keyed by unified case code."""
+
+    def __init__(self, js: JetStreamContext, publisher: Publisher) -> None:
+        super().__init__(
+            js,
+            publisher,
+            bucket=CASE_STATE,
+            state_type=CaseState,
+            new_state=CaseState,
+            messages=CASE_STATE_MESSAGES,
+        )
+
+    def add(self, code: str, event_type: str, occurred_at: datetime) -> None:
+        """Record an event of the case that is being published."""
+        state = self.changed(code)
+        state.types.add(event_type)
+        if event_type in TERMINAL_EVENTS and (
+            state.closed_at is None or occurred_at < state.closed_at
+        ):
+            state.closed_at = occurred_at

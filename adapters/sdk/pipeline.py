@@ -1,7 +1,8 @@
 """The one place where a source's profile picks the pipeline that gives records outcomes.
 
 Every source goes through ``open_pipeline``, so a new event family is added
-here and nowhere else. Today every profile is of the case (办件) family.
+here and nowhere else: cases (办件) have their own pipeline, and reviews,
+hall bookings and tickets and data sharing share the family pipeline.
 """
 
 from __future__ import annotations
@@ -14,20 +15,26 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from adapters.catalogue import ItemCatalogue
+from adapters.family_profile import FamilyProfile, SourceProfile
 from adapters.files.readers import SourceRecord
-from adapters.ingest.outcomes import Outcomes
-from adapters.ingest.pipeline import DEFAULT_PARK_WAIT, CasePipeline
+from adapters.ingest.family_pipeline import FamilyPipeline
+from adapters.ingest.outcomes import DEFAULT_PARK_WAIT
+from adapters.ingest.pipeline import CasePipeline
+from adapters.ingest.record_outcomes import RecordOutcomes
 from adapters.ingest.tally import Tally
-from adapters.profile import Profile
 from bus.publisher import Publisher
-from bus.streams import CASES
+from bus.streams import CASES, HALL, REVIEWS, SHARING
+
+FAMILY_STREAMS = {"case": CASES, "review": REVIEWS, "hall": HALL, "share": SHARING}
+"""Stream each family's events go to."""
 
 
 class Pipeline(Protocol):
     """Gives each record read exactly one outcome: published, duplicate, quarantined or parked."""
 
-    tally: Tally
-    """Outcome counts of the run so far."""
+    @property
+    def tally(self) -> Tally:
+        """Outcome counts of the run so far."""
 
     async def open(self) -> None:
         """Load the state the pipeline needs before the first batch."""
@@ -37,7 +44,7 @@ class Pipeline(Protocol):
         records: Sequence[SourceRecord],
         *,
         location: str,
-        outcomes: Outcomes | None = None,
+        outcomes: RecordOutcomes | None = None,
     ) -> Tally:
         """Give each record its outcome and wait for the bus to acknowledge all of them.
 
@@ -52,17 +59,21 @@ async def open_pipeline(
     client: Client,
     js: JetStreamContext,
     publisher: Publisher,
-    profile: Profile,
+    profile: SourceProfile,
     catalogue: ItemCatalogue,
     *,
     park_wait: timedelta = DEFAULT_PARK_WAIT,
 ) -> Pipeline:
     """Create and open the pipeline of the profile's event family."""
-    pipeline = CasePipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
+    pipeline: Pipeline
+    if isinstance(profile, FamilyProfile):
+        pipeline = FamilyPipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
+    else:
+        pipeline = CasePipeline(client, js, publisher, profile, catalogue, park_wait=park_wait)
     await pipeline.open()
     return pipeline
 
 
-def family_stream(profile: Profile) -> str:
+def family_stream(profile: SourceProfile) -> str:
     """Return the stream that the profile's events go to."""
-    return CASES
+    return FAMILY_STREAMS[profile.source.family]

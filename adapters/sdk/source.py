@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from adapters.family_profile import SourceProfile
 from adapters.files.readers import SourceRecord
 from adapters.ingest.tally import Tally
-from adapters.profile import Profile
 from adapters.sdk.positions import PositionBook
 from bus.heartbeat import Heartbeat
 
@@ -84,7 +84,7 @@ class Source(abc.ABC):
     """
 
     kind: ClassVar[str] = "source"
-    profile: Profile
+    profile: SourceProfile
 
     @abc.abstractmethod
     def batches(self, context: SourceContext) -> AsyncIterator[Batch]:

@@ -73,3 +73,13 @@ class WorkingCalendar:
             minute -= length
         message = f"minute {minute} is outside office hours"
         raise AssertionError(message)
+
+
+def months_between(start: date, end: date) -> list[tuple[int, int]]:
+    """List the (year, month) pairs from the month of ``start`` through that of ``end``."""
+    months: list[tuple[int, int]] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months

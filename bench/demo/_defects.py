@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -74,7 +75,8 @@ class DefectCounts(msgspec.Struct, frozen=True, kw_only=True):
     """Hall CSV header cells with a BOM, an ideographic space or a zero-width space."""
 
 
-def _full_width(value: str) -> str:
+def full_width(value: str) -> str:
+    """Turn ASCII digits and letters into their full-width forms (U+FF10 …)."""
     return "".join(
         chr(ord(char) + _FULL_WIDTH_OFFSET) if char.isascii() and char.isalnum() else char
         for char in value
@@ -173,13 +175,13 @@ class CaseDefects:
     def _widen(self, case: CaseRecord) -> None:
         target = self._rng.choice(("local_no", "region", "applicant_id"))
         if target == "applicant_id":
-            case.rows[0].applicant_id = _full_width(case.rows[0].applicant_id)
+            case.rows[0].applicant_id = full_width(case.rows[0].applicant_id)
         elif target == "region":
             row = self._rng.choice(case.rows)
-            row.region = _full_width(row.region)
+            row.region = full_width(row.region)
         else:
             row = self._rng.choice(case.rows)
-            row.local_no = _full_width(row.local_no)
+            row.local_no = full_width(row.local_no)
 
     def _add_unmapped_row(self, case: CaseRecord) -> int:
         """Append an archive-like status (归档) after the last row; return rows added."""
@@ -273,10 +275,16 @@ def mark_serial_dates(rng: random.Random, files: list[list[StatusRow]]) -> None:
                 row.serial_time = True
 
 
-def noisy_header(rng: random.Random, columns: tuple[str, ...]) -> tuple[list[str], int]:
-    """Return the header with one to three cells wrapped in invisible characters, and how many."""
+def noisy_header(
+    rng: random.Random, columns: Sequence[str], patterns: Sequence[str] = _HEADER_NOISE
+) -> tuple[list[str], int]:
+    """Return the header with one to three cells wrapped in invisible characters, and how many.
+
+    ``patterns`` are format strings around the cell; a GBK file needs ones
+    its encoding can write, such as the ideographic space U+3000.
+    """
     header = list(columns)
     chosen = rng.sample(range(len(header)), rng.randint(1, 3))
     for index in chosen:
-        header[index] = rng.choice(_HEADER_NOISE).format(header[index])
+        header[index] = rng.choice(patterns).format(header[index])
     return header, len(chosen)

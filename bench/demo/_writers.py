@@ -101,9 +101,8 @@ def write_xlsx(
 ) -> None:
     """Write one sheet; ``saved_at`` fills the document dates so output is reproducible.
 
-    openpyxl's ``save`` stamps the current time into the document properties
-    and every zip entry, so the workbook is written with ``ExcelWriter`` into
-    memory and then repacked with fixed entry times.
+    openpyxl's ``save`` would stamp the current time into the document
+    properties, so they are set here before ``save_workbook`` writes the file.
     """
     workbook = Workbook(write_only=True)
     workbook.properties.creator = source.source_id
@@ -113,7 +112,16 @@ def write_xlsx(
     sheet.append(list(source.columns))
     for row in rows:
         sheet.append(_cells(source, row, _excel_time(row)))
+    save_workbook(workbook, path)
 
+
+def save_workbook(workbook: Workbook, path: Path) -> None:
+    """Save a workbook with fixed zip entry times, so the same cells give the same bytes.
+
+    openpyxl's ``save`` stamps the current time into every zip entry, so the
+    workbook is written with ``ExcelWriter`` into memory and then repacked.
+    The caller sets the document dates in ``workbook.properties``.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(workbook, archive).save()

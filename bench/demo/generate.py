@@ -13,6 +13,12 @@ identifiers had a wrong check character. Defects are injected at rates of
 about 1-3 % and counted in the report. The same seed and arguments give
 byte-identical files.
 
+Beside them, ``bench.demo.families`` writes four more sources that name
+these cases: the provincial 好差评 push (``hcp-platform/``), the hall
+evaluator (``hall-eval/``), the hall's queue system (``hall-queue/``) and
+the data sharing platform (``share-exchange/``). Their files, planted
+defects and expected outcomes are in ``GenerationReport.families``.
+
 Example::
 
     report = generate_exports(Path("demo-data"), cases=2000)
@@ -28,7 +34,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench.demo._calendar import WorkingCalendar
+from bench.demo._calendar import WorkingCalendar, months_between
 from bench.demo._cases import build_cases, split_cases
 from bench.demo._catalogue import CatalogueItem, load_catalogue_items, select_demo_items
 from bench.demo._defects import (
@@ -41,10 +47,12 @@ from bench.demo._defects import (
 from bench.demo._flows import CaseRecord, StatusRow
 from bench.demo._sources import SOURCES, SourceFormat
 from bench.demo._writers import write_csv, write_jsonl, write_xlsx
+from bench.demo.families import FamilySourceReport, generate_family_exports
 
 __all__ = [
     "CatalogueItem",
     "DefectCounts",
+    "FamilySourceReport",
     "GenerationReport",
     "bundled_catalogue",
     "generate_exports",
@@ -73,20 +81,13 @@ class GenerationReport(msgspec.Struct, frozen=True, kw_only=True):
     """Cases neither concluded, rejected nor withdrawn at the end of ``end``."""
     open_past_limit: int
     """Open accepted cases whose promised limit had already passed at the end of ``end``."""
+    families: dict[str, FamilySourceReport]
+    """Review, hall and sharing sources by source id; their files are not in ``files``."""
 
 
 def bundled_catalogue() -> Path:
     """Return the path of the bundled 广安区 item catalogue."""
     return Path(__file__).parent / "data" / "items-511602-raw.json"
-
-
-def _months(start: date, end: date) -> list[tuple[int, int]]:
-    months: list[tuple[int, int]] = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
 
 
 def _file_name(year: int, month: int, suffix: str, extension: str) -> str:
@@ -167,15 +168,17 @@ def generate_exports(
     end: date = date(2026, 11, 30),
     catalogue: Path | None = None,
 ) -> GenerationReport:
-    """Write the four sources' monthly exports and re-send files under ``out_dir``.
+    """Write the four case sources' exports and re-send files, then the family sources'.
 
     Cases are submitted on working days from ``start`` to ``end`` and cut at
-    the end of ``end``, so late cases are still open. Existing files with the
-    same names are overwritten and other files are left alone.
+    the end of ``end``, so late cases are still open. The review, hall and
+    sharing sources follow, each from its own generator derived from
+    ``seed``. Existing files with the same names are overwritten and other
+    files are left alone.
 
     Args:
         out_dir: Directory that receives one folder per source id.
-        seed: Seed of the only random generator used.
+        seed: Seed of the case generator; the family sources derive theirs from it.
         cases: Number of cases over all sources.
         start: First submission day.
         end: Last day of the export; rows after it are not written.
@@ -194,10 +197,9 @@ def generate_exports(
 
     rng = random.Random(seed)
     catalogue_items = load_catalogue_items(catalogue or bundled_catalogue())
+    demo_items = select_demo_items(catalogue_items)
     calendar = WorkingCalendar(start, end + _CALENDAR_MARGIN)
-    case_records, stats = build_cases(
-        rng, calendar, select_demo_items(catalogue_items), cases=cases, start=start, end=end
-    )
+    case_records, stats = build_cases(rng, calendar, demo_items, cases=cases, start=start, end=end)
 
     case_defects = CaseDefects(
         rng, calendar, {item.item_code for item in catalogue_items}, calendar.end_of(end)
@@ -205,8 +207,8 @@ def generate_exports(
     for case in case_records:
         case_defects.apply(case)
 
-    months = _months(start, end)
-    after_end = _months(end, end + timedelta(days=31))[-1]
+    months = months_between(start, end)
+    after_end = months_between(end, end + timedelta(days=31))[-1]
     saved_at = datetime.combine(end + timedelta(days=1), time(0, 0))
     counts = case_defects.counts.copy()
     written: list[str] = []
@@ -228,6 +230,18 @@ def generate_exports(
         records[source.source_id] = len(all_rows)
         written += [f"{source.source_id}/{name}" for name in names]
 
+    families = generate_family_exports(
+        out_dir,
+        seed=seed,
+        cases=case_records,
+        defective_cases=case_defects.defective_cases,
+        items=demo_items,
+        calendar=calendar,
+        start=start,
+        end=end,
+        saved_at=saved_at,
+    )
+
     return GenerationReport(
         files=written,
         records=records,
@@ -238,4 +252,5 @@ def generate_exports(
         overdue_concluded=stats.overdue_concluded,
         open_cases=stats.open_cases,
         open_past_limit=stats.open_past_limit,
+        families=families,
     )

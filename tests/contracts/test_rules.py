@@ -34,6 +34,17 @@ EXPECTED_CODES = {
     "case_closed",
     "missing_predecessor",
     "transition_invalid",
+    "event_unmapped",
+    "code_unmapped",
+    "boolean_invalid",
+    "level_invalid",
+    "review_not_bad",
+    "review_not_valid",
+    "ticket_backwards",
+    "booking_checked_in_twice",
+    "booking_cancelled",
+    "resource_not_shareable",
+    "approval_required",
 }
 
 SAMPLE_VALUES = {
@@ -98,7 +109,18 @@ def test_english_render_joins_message_and_fix(item: Rule) -> None:
 def test_sequence_rules() -> None:
     sequence = {item.code for item in ALL_RULES if item.layer == "sequence"}
 
-    assert sequence == {"case_closed", "missing_predecessor", "transition_invalid"}
+    assert sequence == {
+        "case_closed",
+        "missing_predecessor",
+        "transition_invalid",
+        "review_not_bad",
+        "review_not_valid",
+        "ticket_backwards",
+        "booking_checked_in_twice",
+        "booking_cancelled",
+        "resource_not_shareable",
+        "approval_required",
+    }
 
 
 def test_decode_rules() -> None:

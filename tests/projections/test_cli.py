@@ -147,8 +147,9 @@ def test_status_reports_lag_zero(projected: Settings) -> None:
     result = zwbus(projected, "projections", "status", "--json")
 
     assert result.exception is None, result.output
-    [status] = msgspec.json.decode(result.stdout)
-    assert status["projection"] == "cases"
+    statuses = {entry["projection"]: entry for entry in msgspec.json.decode(result.stdout)}
+    assert set(statuses) == {"cases", "hall", "reviews", "sharing"}
+    status = statuses["cases"]
     assert status["stored_sequence"] == 4
     assert status["stream_last_sequence"] == 4
     assert status["lag"] == 0
