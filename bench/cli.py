@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from adapters.summary import print_reasons, reconciliation_line
+from bench.demo.family_summary import print_family_summary
 from bench.demo.run import SOURCES, DemoResult, run_demo
 from bus.i18n import N_, _, current_language
 from bus.runner import run
@@ -26,8 +27,8 @@ err_console = Console(stderr=True)
 STEP_TITLES = {
     "streams": N_("Starting the embedded server and applying streams"),
     "catalogue": N_("Importing the item catalogue of 广安区 (511602)"),
-    "generate": N_("Generating four departments' exports"),
-    "project": N_("Building the case database (projection catching up)"),
+    "generate": N_("Generating the departments' exports"),
+    "project": N_("Building the case, review, hall and sharing read models"),
     "report": N_("Gathering the summary"),
 }
 STATUS_NAMES = {
@@ -43,6 +44,10 @@ STATUS_NAMES = {
     "result_delivered": N_("result delivered"),
     "withdrawn": N_("withdrawn"),
 }
+
+
+STEP_COUNT = len(SOURCES) + 5
+"""Streams, catalogue, generation, one ingest per source, projections, report."""
 
 
 def _step_title(name: str) -> str:
@@ -62,6 +67,7 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
         _("Duplicates"),
         _("Quarantined"),
         _("Parked"),
+        _("Adds up"),
         title=_("Ingest by source"),
     )
     for name in SOURCES:
@@ -73,6 +79,7 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
             str(tally.duplicates),
             str(tally.quarantined),
             str(tally.parked),
+            "✓" if tally.reconciles else "✗",
         )
     totals = result.totals
     sources.add_row(
@@ -82,6 +89,7 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
         str(totals.duplicates),
         str(totals.quarantined),
         str(totals.parked),
+        "✓" if totals.reconciles else "✗",
         style="bold",
     )
     console.print(sources)
@@ -127,6 +135,8 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
         _("Overdue cases (past their promised working days): {count}").format(count=result.overdue)
     )
 
+    print_family_summary(console, result)
+
     catalogue = result.catalogue
     console.print(
         _(
@@ -153,6 +163,13 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
     suggestions = [
         f"zwbus cases show {result.sample_code}" if result.sample_code else None,
         "zwbus cases list --overdue",
+        "zwbus reviews totals --by channel",
+        (
+            f"zwbus hall day {result.hall.hall} {result.hall.day.isoformat()}"
+            if result.hall is not None
+            else None
+        ),
+        "zwbus sharing backlog",
         "zwbus quarantine list",
         "zwbus parked list",
         "zwbus projections status",
@@ -173,7 +190,8 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
 
 @click.command(
     help=_(
-        "Run the demo: generated exports of four departments to the case database, with a summary."
+        "Run the demo: generated department exports of cases, reviews, hall traffic and data "
+        "sharing, through the bus to the read models, with a summary."
     )
 )
 @click.option(
@@ -216,7 +234,7 @@ def demo(settings: Settings, as_json: bool, seed: int, cases: int, today: object
         def on_step(name: str) -> None:
             current["step"] += 1
             if not as_json:
-                err_console.print(f"[{current['step']}/9] {_step_title(name)}")
+                err_console.print(f"[{current['step']}/{STEP_COUNT}] {_step_title(name)}")
             if name.startswith("ingest:"):
                 source = name.split(":", 1)[1]
                 tasks[source] = progress.add_task(source, total=None)

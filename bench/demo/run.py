@@ -1,9 +1,10 @@
 """The demo: a province's department exports, end to end, on the embedded server.
 
 Steps: start the server and apply the streams, import the real item
-catalogue of 广安区, generate the four departments' exports, ingest each
-source, run the case projection until it has caught up, and gather the
-figures the summary prints.
+catalogue of 广安区, generate the departments' exports (four case sources,
+two review sources, a hall queue system and a data-sharing exchange),
+ingest each source, run the four projections until they have caught up,
+and gather the figures the summary prints.
 """
 
 from __future__ import annotations
@@ -11,23 +12,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from adapters.family_profile import load_source_profile
 from adapters.file_source import ingest_files
 from adapters.ingest.tally import Tally
 from adapters.items import import_catalogue
-from adapters.profile import load_profile
 from adapters.summary import tally_document
 from bench.demo.generate import GenerationReport, bundled_catalogue, generate_exports
 from bus.connect import open_bus
 from bus.settings import Settings
 from bus.streams import ensure_streams
 from projections.api import case_overview, run_cases_projection
+from projections.hall.api import busiest_hall_day, hall_day, run_hall_projection
+from projections.hall.queries import HallDay
+from projections.reviews.api import ReviewSummary, review_summary, run_reviews_projection
+from projections.sharing.api import run_sharing_projection, sharing_backlog
+from projections.sharing.queries import SharingBacklog
 
-SOURCES = ("ga-approval", "scjg-xlsx", "hall-window", "app-push")
+CASE_SOURCES = ("ga-approval", "scjg-xlsx", "hall-window", "app-push")
+FAMILY_SOURCES = ("hcp-platform", "hall-eval", "hall-queue", "share-exchange")
+"""Review, hall and sharing sources; they follow the case sources whose cases they name."""
+SOURCES = CASE_SOURCES + FAMILY_SOURCES
 """Demo sources in ingest order; each has a profile and an export folder."""
 
 StepHook = Callable[[str], None]
@@ -53,6 +64,10 @@ class DemoResult:
     sample_code: str | None
     ingest_seconds: float
     projection_applied: int
+    reviews: ReviewSummary
+    hall: HallDay | None
+    """The day of the hall with the most tickets."""
+    sharing: SharingBacklog
     streams_changed: list[str] = field(default_factory=list)
 
     @property
@@ -76,14 +91,38 @@ class DemoResult:
                 "overdue": self.overdue,
                 "sample_code": self.sample_code,
             },
+            "reviews": msgspec.to_builtins(self.reviews),
+            "hall": None if self.hall is None else _hall_document(self.hall),
+            "sharing": msgspec.to_builtins(self.sharing),
             "generated": {
-                "files": len(self.generation.files),
+                "files": len(self.generation.files)
+                + sum(len(report.files) for report in self.generation.families.values()),
                 "records": self.generation.records,
                 "cases": self.generation.cases,
             },
             "ingest_seconds": round(self.ingest_seconds, 2),
             "ingest_records_per_second": round(self.ingest_rate),
         }
+
+
+def _hall_document(day: HallDay) -> dict[str, Any]:
+    return {
+        "hall": day.hall,
+        "day": day.day.isoformat(),
+        "bookings": day.bookings,
+        "no_shows": day.no_shows,
+        "no_show_rate": day.no_show_rate,
+        "tickets": day.tickets,
+        "served": day.served,
+        "skipped": day.skipped,
+        "waits": msgspec.to_builtins(day.waits),
+    }
+
+
+def _generated_records(generation: GenerationReport, source_id: str) -> int:
+    if source_id in generation.families:
+        return generation.families[source_id].records
+    return generation.records.get(source_id, 0)
 
 
 def _source_progress(
@@ -134,9 +173,11 @@ async def run_demo(
         step(f"ingest:{source_id}")
         tally = await ingest_files(
             settings,
-            load_profile(profile_path(source_id)),
+            load_source_profile(profile_path(source_id)),
             [exports / source_id],
-            progress=_source_progress(source_id, generation.records.get(source_id, 0), on_records),
+            progress=_source_progress(
+                source_id, _generated_records(generation, source_id), on_records
+            ),
         )
         per_source[source_id] = tally
         totals.merge(tally)
@@ -144,9 +185,15 @@ async def run_demo(
 
     step("project")
     summary = await run_cases_projection(settings, until_caught_up=True)
+    await run_reviews_projection(settings, until_caught_up=True)
+    await run_hall_projection(settings, until_caught_up=True)
+    await run_sharing_projection(settings, until_caught_up=True)
 
     step("report")
-    overview = await case_overview(settings, today=today or date.today())
+    reference_day = today or date.today()
+    overview = await case_overview(settings, today=reference_day)
+    busiest = await busiest_hall_day(settings)
+    hall = None if busiest is None else await hall_day(settings, busiest.hall, busiest.day)
     return DemoResult(
         generation=generation,
         catalogue=catalogue,
@@ -158,5 +205,8 @@ async def run_demo(
         sample_code=overview.sample_code,
         ingest_seconds=ingest_seconds,
         projection_applied=summary.applied,
+        reviews=await review_summary(settings, reference_day),
+        hall=hall,
+        sharing=await sharing_backlog(settings, datetime.now(UTC)),
         streams_changed=changed,
     )

@@ -17,7 +17,7 @@ from adapters.family_profile import load_source_profile
 from adapters.file_source import ingest_files
 from adapters.items import import_catalogue
 from bench.demo.generate import bundled_catalogue, generate_exports
-from bench.demo.run import SOURCES, profile_path
+from bench.demo.run import CASE_SOURCES, profile_path
 from bus.settings import Settings
 
 CASES = 600
@@ -28,7 +28,7 @@ async def test_family_ingest_matches_report(settings: Settings, tmp_path: Path) 
     exports = tmp_path / "exports"
     report = generate_exports(exports, cases=CASES, seed=2026)
     await import_catalogue(settings, bundled_catalogue())
-    for source_id in SOURCES:
+    for source_id in CASE_SOURCES:
         profile = load_source_profile(profile_path(source_id))
         await ingest_files(settings, profile, [exports / source_id], park_wait=timedelta(0))
 
