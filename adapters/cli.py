@@ -9,12 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+import msgspec
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.family_profile import load_source_profile
+from adapters.family_records import FamilyCandidate
 from adapters.file_source import ingest_files
+from adapters.ingest.family_rules import entity_kind
 from adapters.ingest.parked import CASE_LANE, FAMILY_LANES, ParkedEvent, ParkingLot
 from adapters.ingest.tally import Tally
 from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
@@ -164,35 +167,78 @@ async def _parked_events(settings: Settings) -> list[ParkedEvent]:
             return events
 
 
+ENTITY_KINDS: dict[str, str] = {
+    "case": N_("case"),
+    "review": N_("review"),
+    "booking": N_("booking"),
+    "ticket": N_("ticket"),
+    "resource": N_("resource"),
+    "request": N_("request"),
+    "objection": N_("objection"),
+}
+"""Screen labels of the entity kinds in the first column of ``zwbus parked list``."""
+
+
+def _entity_kind(item: ParkedEvent) -> str:
+    """Return what the parked event's code names.
+
+    Events parked before the kind was recorded get it from their type, so an
+    old review parked under its case's local number shows as a review.
+    """
+    if item.entity_kind:
+        return item.entity_kind
+    if item.event_type.startswith("case."):
+        return "case"
+    return entity_kind(item.event_type)
+
+
+def _local_number(item: ParkedEvent) -> str:
+    """Return the local case number the parked event concerns, or '' when it names none."""
+    if item.event_type.startswith("case."):
+        return item.record_key.split("|", 1)[0]
+    candidate = msgspec.json.decode(item.event, type=FamilyCandidate)
+    return str(candidate.values.get("local_no") or "")
+
+
 @parked.command("list", help=_("List parked events with what each one waits for."))
 @click.option("--source", "source_id", default=None, help=_("Only events of this source id."))
 @click.option(
+    "--entity",
     "--case",
-    "case",
+    "entity",
     default=None,
-    help=_("Only events of this unified case code or local case number."),
+    help=_(
+        "Only events of this entity: a unified case code or local case number, or the id of "
+        "a review, booking, ticket, resource, request or objection."
+    ),
 )
 @click.option(
     "--limit", type=int, default=50, show_default=True, help=_("Maximum rows to print (0 for all).")
 )
 @click.pass_obj
-def parked_list(settings: Settings, source_id: str | None, case: str | None, limit: int) -> None:
+def parked_list(settings: Settings, source_id: str | None, entity: str | None, limit: int) -> None:
     events = sorted(run(_parked_events(settings)), key=lambda item: item.parked_at)
     if source_id:
         events = [item for item in events if item.source_id == source_id]
-    if case:
-        events = [
-            item for item in events if item.code == case or item.record_key.split("|", 1)[0] == case
-        ]
+    if entity:
+        events = [item for item in events if entity in (item.code, _local_number(item))]
     table = Table(
-        _("Case"), _("Local number"), _("Event"), _("Waits for"), _("Parked at"), _("Record")
+        _("Kind"),
+        _("Entity"),
+        _("Local number"),
+        _("Event"),
+        _("Waits for"),
+        _("Parked at"),
+        _("Record"),
     )
-    table.columns[0].no_wrap = True
     table.columns[1].no_wrap = True
+    table.columns[2].no_wrap = True
     for item in events[: limit or None]:
+        kind = _entity_kind(item)
         table.add_row(
+            _(ENTITY_KINDS[kind]) if kind in ENTITY_KINDS else "-",
             item.code,
-            item.record_key.split("|", 1)[0],
+            _local_number(item) or "-",
             item.event_type,
             ", ".join(item.waiting_for),
             item.parked_at.astimezone().strftime("%Y-%m-%d %H:%M"),

@@ -5,7 +5,8 @@ source and its family, and ``[fields]`` maps contract fields to the
 department's columns. ``[events]`` maps the department's event codes to the
 family's event names, and ``[codes.<field>]`` tables map coded values
 (levels, channels, share types …) to canonical ones. A value missing from a
-dictionary is a quarantine reason, never a guess.
+dictionary is a quarantine reason, never a guess. A profile for the SQL table
+poller adds the same ``[poll]`` table as a case profile (``adapters.sql.config``).
 
 ``load_source_profile`` reads a profile of any family, cases included.
 """
@@ -37,6 +38,7 @@ from adapters.profile import (
     invalid_setting,
     read_profile_table,
 )
+from adapters.sql.config import PollSection, check_poll
 
 LEVELS = ("1", "2", "3", "4", "5")
 _REVIEW_FOLLOW_UPS = frozenset({"verified", "rectification_assigned", "rectified", "revisited"})
@@ -63,6 +65,8 @@ class FamilyProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Department event code → short event name, such as ``rated``."""
     codes: dict[str, dict[str, str]] = {}
     """Contract field → (department code → canonical value)."""
+    poll: PollSection | None = None
+    """Table settings of the SQL table poller; only profiles for ``zwbus poll`` have one."""
     path: str = ""
 
     @property
@@ -107,6 +111,8 @@ def family_profile_from(path: Path, raw: dict[str, Any]) -> FamilyProfile:
     events = _checked_events(path, profile)
     codes = _checked_codes(path, profile)
     _check_event_needs(path, profile, events)
+    if profile.poll is not None:
+        check_poll(str(path), profile.poll)
     return msgspec.structs.replace(profile, events=events, codes=codes)
 
 

@@ -2,7 +2,7 @@
 
 - the HTTP gateway when the file has a ``[gateway]`` table;
 - one table poller per profile listed in ``[run] pollers`` (paths relative
-  to the configuration file);
+  to the configuration file), of any family;
 - the return-flow sinks when the file has ``[[sink]]`` tables.
 """
 
@@ -57,11 +57,11 @@ def _gateway(settings: Settings, path: Path) -> Service:
 
 
 def _poller(settings: Settings, profile_path: Path) -> Service:
-    from adapters.profile import load_profile
+    from adapters.family_profile import load_source_profile
     from adapters.sdk.driver import run_source
     from adapters.sql.poller import TablePoller
 
-    poller = TablePoller(load_profile(profile_path), once=False)
+    poller = TablePoller(load_source_profile(profile_path), once=False)
 
     async def poll() -> None:
         await run_source(settings, poller)

@@ -20,12 +20,13 @@ Conventions used by ``zwbus lag``:
 - kind ``projection``, name = projection name, counters ``applied``,
   ``set_aside`` and ``stored_sequence`` (totals of the run, set with
   ``update``); the lag view takes the rate from ``stored_sequence``.
-- kind ``adapter``, name = source id, ``stream`` = the stream it publishes
-  to, so that the lag view lists it beside that stream; counters are free.
+- kind ``adapter``, name = source id (the HTTP gateway uses
+  ``gateway-<sender>-<family>``), ``stream`` = the stream it publishes to, so
+  that the lag view lists it beside that stream; counters are free.
 - kind ``sink``, name = return-flow sink id, ``stream`` set when the sink
   reads one stream only; counters ``delivered``, ``filtered``,
   ``dead_letters``, ``failed_attempts``, ``redelivered`` and ``batches``
-  (totals of the run). The lag view does not list sinks yet.
+  (totals of the run). The lag view lists sinks beside the adapters.
 
 A failed publish (no server, no stream, a timeout, a closed connection)
 is logged, not raised, and the next beat tries again. ``ZW_OPS``
@@ -82,7 +83,7 @@ class HeartbeatDocument(msgspec.Struct, frozen=True, kw_only=True):
     """One heartbeat as published on ``zw.ops.heartbeat.<kind>.<name token>``."""
 
     kind: str
-    """Component kind: ``projection`` or ``adapter``."""
+    """Component kind: ``projection``, ``adapter`` or ``sink``."""
     name: str
     """Component name within its kind: the projection name or the source id."""
     pid: int

@@ -33,9 +33,14 @@ States, checked in this order:
 - ``slow``: lag above 0 and the time to catch up exceeds ``slow_after_s``,
   or is unknown because an alive owner made no progress.
 
-Adapters are listed from their heartbeats: ``running`` (fresh heartbeat),
-``stale`` (last heartbeat reported running but is older than three intervals,
-so the process died or hangs) or ``stopped``.
+Adapters and return-flow sinks are listed from their heartbeats: sources
+such as the file-drop source, table pollers (named by source id) and the
+HTTP gateway (``gateway-<sender>-<family>``) send heartbeats of kind
+``adapter``, sinks of kind ``sink``. Each is ``running`` (fresh heartbeat),
+``stale`` (silent: the last heartbeat reported running but is older than
+three intervals, so the process died or hangs) or ``stopped``. A component
+whose last heartbeat is older than ``ZW_OPS`` keeps messages (one day) is
+absent from the list.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from projections.runtime import consumer_name
 
 LagState = Literal["healthy", "slow", "stalled", "ahead-of-stream", "stopped"]
 AdapterState = Literal["running", "stale", "stopped"]
+AdapterKind = Literal["adapter", "sink"]
 EntryKind = Literal["consumer", "projection"]
 
 DEFAULT_SLOW_AFTER_S = 300.0
@@ -76,6 +82,9 @@ RATE_WINDOW_S = 60.0
 MIN_RATE_SPAN_S = 1.0
 """Shortest time between the first and last heartbeat of the window that yields a rate."""
 ADAPTER_HEARTBEAT = "adapter"
+SINK_HEARTBEAT = "sink"
+LISTED_KINDS: dict[str, AdapterKind] = {ADAPTER_HEARTBEAT: "adapter", SINK_HEARTBEAT: "sink"}
+"""Heartbeat kinds listed beside the streams: sources that feed a stream, sinks that read one."""
 
 _PROJECTION_CONSUMER_PREFIX = consumer_name("")
 
@@ -154,10 +163,12 @@ class ConsumerLag(msgspec.Struct, kw_only=True):
 
 
 class AdapterLag(msgspec.Struct, kw_only=True):
-    """A source adapter as its heartbeats show it."""
+    """A source adapter or a return-flow sink as its heartbeats show it."""
 
+    kind: AdapterKind
     name: str
     stream: str | None
+    """The stream a source feeds or a sink reads; None for a sink of several streams."""
     state: AdapterState
     last_record_at: datetime | None
     last_record_age_s: float | None
@@ -468,7 +479,8 @@ class _ReportBuilder:
     def adapters(self) -> list[AdapterLag]:
         adapters: list[AdapterLag] = []
         for (kind, name), document in sorted(self.later.heartbeats.items()):
-            if kind != ADAPTER_HEARTBEAT:
+            listed = LISTED_KINDS.get(kind)
+            if listed is None:
                 continue
             view = _heartbeat_view(document, self.now)
             state: AdapterState = "stopped"
@@ -479,6 +491,7 @@ class _ReportBuilder:
                 record_age = max(0.0, (self.now - document.last_record_at).total_seconds())
             adapters.append(
                 AdapterLag(
+                    kind=listed,
                     name=name,
                     stream=document.stream,
                     state=state,
@@ -487,7 +500,7 @@ class _ReportBuilder:
                     heartbeat=view,
                 )
             )
-        adapters.sort(key=lambda adapter: (adapter.stream or "", adapter.name))
+        adapters.sort(key=lambda adapter: (adapter.stream or "", adapter.kind, adapter.name))
         return adapters
 
 

@@ -73,6 +73,7 @@ ADAPTER_STATE_LABELS: dict[str, str] = {
     "stopped": N_("stopped"),
 }
 KIND_LABELS: dict[str, str] = {"consumer": N_("consumer"), "projection": N_("projection")}
+ADAPTER_KIND_LABELS: dict[str, str] = {"adapter": N_("source"), "sink": N_("sink")}
 LIMIT_LABELS: dict[str, str] = {
     "max_age_s": N_("max age"),
     "max_bytes": N_("max bytes"),
@@ -91,7 +92,8 @@ def _lag_help() -> str:
     paragraphs = [
         _("Show how far every stream consumer and projection is behind: messages to "
           "process, rate, time to catch up, age of the oldest unprocessed message, and "
-          "the heartbeats of projections and source adapters."),
+          "the heartbeats of projections, sources (file drops, table pollers, the HTTP "
+          "gateway) and return-flow sinks."),
         _("States:"),
     ]
     paragraphs.extend(
@@ -206,15 +208,16 @@ def streams_table(streams: list[StreamLag]) -> Table:
 
 
 def adapters_table(adapters: list[AdapterLag]) -> Table:
-    """Build the table of source adapters by stream: state, last record, last heartbeat."""
-    table = Table(_("Stream"), _("Adapter"), _("State"), _("Last record"), _("Record age"),
-                  _("Last heartbeat"), _("Host (PID)"), _("Counters"),
-                  title=_("Adapters"), title_justify="left")
+    """Build the table of sources and sinks by stream: state, last record, last heartbeat."""
+    table = Table(_("Stream"), _("Kind"), _("Name"), _("State"), _("Last record"),
+                  _("Record age"), _("Last heartbeat"), _("Host (PID)"), _("Counters"),
+                  title=_("Adapters and sinks"), title_justify="left")
     for adapter in adapters:
         heartbeat = adapter.heartbeat
         counters = ", ".join(f"{key}={value}" for key, value in sorted(heartbeat.counters.items()))
         table.add_row(
             adapter.stream or "-",
+            _(ADAPTER_KIND_LABELS[adapter.kind]),
             adapter.name,
             _state_text(adapter.state, ADAPTER_STATE_LABELS),
             format_time(adapter.last_record_at),
@@ -285,7 +288,7 @@ def render(report: LagReport) -> RenderableType:
     if report.adapters:
         parts.append(adapters_table(report.adapters))
     else:
-        parts.append(Text(_("No adapter heartbeat in the last day.")))
+        parts.append(Text(_("No adapter or sink heartbeat in the last day.")))
     if report.consumers:
         parts.append(consumers_table(report.consumers))
     else:

@@ -180,12 +180,17 @@ class FamilyPipeline:
         earlier = None
         if item.key is not None and item.event_id is not None:
             earlier = self._states.state(item.key).events.get(item.event_id)
-        if self._out.is_duplicate(
+        # A record sent again while it waits has nothing on the bus yet, so it
+        # goes through the rules again instead of counting as a duplicate.
+        still_parked = park_id in self._parked and not earlier
+        if not still_parked and self._out.is_duplicate(
             item.event_id or park_id, earlier, batch, position=record.position
         ):
             return
 
         verdict = evaluate(item, self._states, self._resolver.case_exists)
+        if not isinstance(verdict, Wait):
+            self._drop_parked_copy(park_id, writes)
         if isinstance(verdict, AlreadyOnBus):
             batch.duplicates += 1
             self._out.note(
@@ -202,6 +207,18 @@ class FamilyPipeline:
         else:
             touched = await self._publish(item, now, writes, position=record.position)
             await self._release(self._take_waiting(touched), now, batch, writes)
+
+    def _drop_parked_copy(self, park_id: str, writes: BatchWrites) -> None:
+        """Remove a re-sent record's parked copy from the lane, since the re-send has its outcome.
+
+        The entity it waited for may have arrived through another pipeline
+        (a case sent to the gateway's case intake), which does not release
+        the records of this lane.
+        """
+        parked = self._parked.pop(park_id, None)
+        if parked is not None:
+            self._unindex(parked)
+            self._out.release(parked, writes)
 
     async def _park(
         self,
@@ -224,12 +241,19 @@ class FamilyPipeline:
             )
             return
         candidate = item.candidate
+        # Without its entity's id (a review of a case not yet on the bus) the
+        # record is filed under the local number of the case it names.
+        code, kind = item.entity_id, item.kind
+        if code is None:
+            code, kind = candidate.value("local_no"), "case"
+        if code is None:
+            code, kind = candidate.record_key, ""
         parked = ParkedEvent(
             event=msgspec.Raw(_encode_candidate(candidate)),
             event_id=park_id,
             event_type=item.event_type,
             occurred_at=candidate.occurred_at,
-            code=item.entity_id or candidate.value("local_no") or candidate.record_key,
+            code=code,
             region=candidate.region,
             subject="",
             record_key=candidate.record_key,
@@ -238,6 +262,7 @@ class FamilyPipeline:
             parked_at=now,
             position=record_position(record, location),
             original=record.raw,
+            entity_kind=kind,
         )
         self._parked[park_id] = parked
         self._index(parked, verdict.on)

@@ -56,6 +56,15 @@ def park_id_for(candidate: FamilyCandidate) -> str:
     return ingested_event_id(candidate.system, candidate.record_key, RECORD_VERSION)
 
 
+def resolve_offline(candidate: FamilyCandidate) -> ResolvedRecord:
+    """Resolve a candidate without the bus, as the offline check kit does.
+
+    A case named only by its local number has no unified code here, so a
+    rating of it gets no review id and no event id.
+    """
+    return _resolved(candidate, _case_ref(candidate), None)
+
+
 class Resolver:
     """Resolves the case and entity of candidates and loads the states their rules read."""
 

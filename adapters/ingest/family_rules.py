@@ -108,6 +108,28 @@ def related_keys(item: ResolvedRecord, states: EntityStates) -> list[str]:
     return []
 
 
+def bus_dependencies(item: ResolvedRecord) -> tuple[str, ...]:
+    """Return what ``evaluate`` waits for before it publishes the record's event.
+
+    These are the event types of the record's own entity and of the entities
+    it names, and ``case <code or local number>`` for a case that must be on
+    the bus. The offline check kit lists them as checked on the bus. The rules
+    that reject on the bus's state (a cancelled booking, a ticket going back,
+    a resource that is not shared) are not listed.
+    """
+    needs = set(PREDECESSORS[item.event_type])
+    values = item.candidate.values
+    if item.event_type == "hall.ticket_issued" and values.get("booking_id"):
+        needs.add("hall.booking_created")
+    elif item.event_type == "share.request_submitted":
+        needs.add("share.resource_published")
+    elif item.event_type == "share.objection_raised":
+        needs.add("share.request_delivered")
+    if item.case_wait is not None:
+        needs.add(f"case {item.case_code or values.get('local_no') or '-'}")
+    return tuple(sorted(needs))
+
+
 def evaluate(item: ResolvedRecord, states: EntityStates, case_exists: CaseCheck) -> Verdict:
     """Apply the sequence rules of the record's family to the current write-side state."""
     if item.key is None:

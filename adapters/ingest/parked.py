@@ -48,6 +48,13 @@ class ParkedEvent(msgspec.Struct, frozen=True, kw_only=True):
     parked_at: datetime
     position: RecordPosition
     original: str
+    entity_kind: str = ""
+    """Kind of entity that ``code`` names: case, review, booking, ticket, resource, request
+    or objection.
+
+    A review parked before its case has a unified code has no review id yet,
+    so its ``code`` is the rated case's local number and its kind ``case``.
+    Empty in events parked by versions that did not record it."""
 
 
 _encode = msgspec.json.Encoder().encode

@@ -134,16 +134,18 @@ class CasePipeline:
             for candidate in candidates
         }
         await self._states.load(codes[id(candidate)] for candidate in candidates)
-        fresh = [
-            candidate
-            for candidate in candidates
-            if not self._out.is_duplicate(
-                event_ids[id(candidate)],
-                self._states.state(codes[id(candidate)]).events.get(event_ids[id(candidate)]),
-                batch,
-                position=candidate.record.position,
-            )
-        ]
+        fresh: list[CaseCandidate] = []
+        for candidate in candidates:
+            code, event_id = codes[id(candidate)], event_ids[id(candidate)]
+            earlier = self._states.state(code).events.get(event_id)
+            # A record sent again while its event waits has nothing on the bus
+            # yet, so it goes through the sequence rules again instead of
+            # counting as a duplicate.
+            still_parked = not earlier and self._parking.is_parked(code, event_id)
+            if still_parked or not self._out.is_duplicate(
+                event_id, earlier, batch, position=candidate.record.position
+            ):
+                fresh.append(candidate)
 
         for candidate in fresh:
             await self._apply_sequence_rules(
@@ -223,6 +225,7 @@ class CasePipeline:
                 parked_at=now,
                 position=record_position(candidate.record, location),
                 original=candidate.record.raw,
+                entity_kind="case",
             )
             await self._out.park(parked, batch, writes)
             return

@@ -1,15 +1,18 @@
 """The offline test kit: what a profile would make of a sample export, without a server.
 
 Each record of the sample goes through the same mapping and structural and
-reference rules as ``zwbus ingest``, and comes out as the event it would
-produce or the reasons it would be rejected. Two kinds of rule need the bus
-and are not guessed here:
+reference rules as ``zwbus ingest``, for a profile of any family, and comes
+out as the event it would produce or the reasons it would be rejected. Two
+kinds of rule need the bus and are not guessed here:
 
 - sequence rules (a predecessor event such as ``case.submitted`` before
-  ``case.accepted``, no event after a case ended) are reported as checked on
-  the bus;
+  ``case.accepted``, no event after a case ended, a rated case or a booked
+  ticket's booking on the bus) are reported as checked on the bus;
 - the item-catalogue rule (``item_unknown``) is checked only when a
   catalogue file is given, and reported as not checked otherwise.
+
+A review that names its case by the local case number gets its review id,
+and so its event id, only on the bus, where the case's unified code is known.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ from pathlib import Path
 
 from adapters.case_records import CaseCandidate, convert_case_record
 from adapters.catalogue import ItemCatalogue
+from adapters.family_profile import FamilyProfile, SourceProfile
+from adapters.family_records import FamilyCandidate, convert_family_record
 from adapters.file_source import open_export, unknown_columns
 from adapters.files.readers import SourceRecord
+from adapters.ingest.family_resolve import RECORD_VERSION, park_id_for, resolve_offline
+from adapters.ingest.family_rules import bus_dependencies
 from adapters.items import check_catalogue_entry, read_catalogue
 from adapters.profile import Profile
 from contracts.case import PREDECESSORS
@@ -53,14 +60,17 @@ class CheckedEvent:
     """The event a record would produce."""
 
     event_type: str
-    event_id: str
+    event_id: str | None
+    """None for a review that names its case by local number: the bus derives it."""
     record_key: str
-    """Key basis of the event id: local number, status code and business time."""
+    """Key basis of the event id. For a case: local number, status code and business time;
+    for other families: the entity the record names, its event code and business time."""
     version: str
     region: str
     occurred_at: datetime
     needs_on_bus: tuple[str, ...]
-    """Event types the case must already have on the bus (sequence rules)."""
+    """What the bus must already have (sequence rules): event types of the entity, and
+    ``case <number>`` for a case a review or a hall service names."""
     duplicate_of: int | None
     """Position of an earlier record of the sample with the same event id."""
 
@@ -84,6 +94,7 @@ class CheckReport:
     """The outcome of every record of a sample, with what the check could not decide."""
 
     sample: str
+    family: str = "case"
     records: list[CheckedRecord] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
     unchecked_rules: tuple[str, ...] = ()
@@ -104,7 +115,7 @@ class CheckReport:
 
 
 def check_sample(
-    profile: Profile, sample: Path, *, catalogue: ItemCatalogue | None = None
+    profile: SourceProfile, sample: Path, *, catalogue: ItemCatalogue | None = None
 ) -> CheckReport:
     """Map and validate every record of ``sample``; no server is needed.
 
@@ -112,17 +123,24 @@ def check_sample(
         ConfigError: the sample cannot be decoded or read as a table.
     """
     source_file = open_export(sample, profile)
-    unchecked = () if catalogue is not None else (CATALOGUE_RULE,)
+    # A family profile without an item code column never meets the item rule.
+    uses_items = isinstance(profile, Profile) or "item_code" in profile.fields
+    unchecked = (CATALOGUE_RULE,) if catalogue is None and uses_items else ()
     report = CheckReport(
         sample=sample.name,
+        family=profile.source.family,
         unknown_columns=unknown_columns(source_file, profile),
         unchecked_rules=unchecked,
     )
-    report.records.extend(_checked(profile, sample, source_file.records(), catalogue))
+    records = source_file.records()
+    if isinstance(profile, FamilyProfile):
+        report.records.extend(_checked_family(profile, sample, records, catalogue))
+    else:
+        report.records.extend(_checked_cases(profile, sample, records, catalogue))
     return report
 
 
-def _checked(
+def _checked_cases(
     profile: Profile,
     sample: Path,
     records: Iterator[SourceRecord],
@@ -154,6 +172,46 @@ def _checked(
             region=result.region,
             occurred_at=result.occurred_at,
             needs_on_bus=tuple(sorted(PREDECESSORS[result.event_type])),
+            duplicate_of=earlier,
+        )
+        yield CheckedRecord(record.position, record.line, event)
+
+
+def _checked_family(
+    profile: FamilyProfile,
+    sample: Path,
+    records: Iterator[SourceRecord],
+    catalogue: ItemCatalogue | None,
+) -> Iterator[CheckedRecord]:
+    now = datetime.now(UTC)
+    first_by_event: dict[str, int] = {}
+    for record in records:
+        result = convert_family_record(
+            profile,
+            record,
+            location=sample.name,
+            catalogue=catalogue if catalogue is not None else _UncheckedCatalogue(),
+            now=now,
+        )
+        if not isinstance(result, FamilyCandidate):
+            yield CheckedRecord(record.position, record.line, None, result.reasons)
+            continue
+
+        item = resolve_offline(result)
+        # The pipeline tells re-sends apart by the same id: the event id when
+        # the record's entity is known, else the id of the record itself.
+        identity = item.event_id or park_id_for(result)
+        earlier = first_by_event.get(identity)
+        if earlier is None:
+            first_by_event[identity] = record.position
+        event = CheckedEvent(
+            event_type=result.event_type,
+            event_id=item.event_id,
+            record_key=result.record_key,
+            version=RECORD_VERSION,
+            region=result.region,
+            occurred_at=result.occurred_at,
+            needs_on_bus=bus_dependencies(item),
             duplicate_of=earlier,
         )
         yield CheckedRecord(record.position, record.line, event)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from adapters.profile import load_profile
+from adapters.family_profile import load_source_profile
 from adapters.sdk.check import CheckedRecord, CheckReport, catalogue_from_file, check_sample
 from adapters.summary import render_reason
 from bus.i18n import _, current_language
@@ -68,12 +68,21 @@ def print_report(report: CheckReport, *, english: bool) -> None:
                 "catalogue file that zwbus items import reads)."
             ).format(rules=", ".join(report.unchecked_rules))
         )
-    console.print(
-        _(
+    if report.family == "case":
+        total = _(
             "Total: {records} records: {events} would become events, {duplicates} would be "
             "duplicates of earlier records of the sample, {rejected} would be rejected. "
             "Sequence rules (predecessor events, closed cases) are checked on the bus."
-        ).format(
+        )
+    else:
+        total = _(
+            "Total: {records} records: {events} would become events, {duplicates} would be "
+            "duplicates of earlier records of the sample, {rejected} would be rejected. "
+            "Sequence rules (predecessor events, the cases, bookings, resources and requests "
+            "that records name) are checked on the bus."
+        )
+    console.print(
+        total.format(
             records=len(report.records),
             events=report.events - report.duplicates,
             duplicates=report.duplicates,
@@ -115,6 +124,7 @@ def report_document(report: CheckReport, *, english: bool) -> dict[str, Any]:
         records.append(item)
     return {
         "sample": report.sample,
+        "family": report.family,
         "records": records,
         "totals": {
             "records": len(report.records),
@@ -136,9 +146,10 @@ def adapters() -> None:
 @adapters.command(
     "check",
     help=_(
-        "Check a sample export against a source profile without a server: print the event "
-        "each record would produce or the rules it fails. Exits with 2 when any record "
-        "would be rejected, 1 when the profile or sample cannot be read, 0 otherwise."
+        "Check a sample export against a source profile of any family (case, review, hall, "
+        "share) without a server: print the event each record would produce or the rules it "
+        "fails. Exits with 2 when any record would be rejected, 1 when the profile or sample "
+        "cannot be read, 0 otherwise."
     ),
 )
 @click.argument("mapping", type=click.Path(path_type=Path, dir_okay=False))
@@ -152,7 +163,7 @@ def adapters() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def check(mapping: Path, sample: Path, items_path: Path | None, as_json: bool) -> int:
-    profile = load_profile(mapping)
+    profile = load_source_profile(mapping)
     catalogue = catalogue_from_file(items_path) if items_path is not None else None
     report = check_sample(profile, sample, catalogue=catalogue)
     english = current_language() == "en"

@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from adapters.family_profile import load_source_profile
 from adapters.ingest.tally import Tally
-from adapters.profile import load_profile
 from adapters.sdk import Batch, run_source
 from adapters.sql.poller import PollStats, TablePoller
 from adapters.summary import print_tally, tally_document
@@ -124,7 +124,7 @@ def print_stats(console: Console, stats: PollStats) -> None:
 def poll(
     settings: Settings, profile_path: Path, once: bool, park_wait_days: float, as_json: bool
 ) -> int:
-    profile = load_profile(profile_path)
+    profile = load_source_profile(profile_path)
     poller = TablePoller(profile, once=once)
     tally, interrupted = poll_with_progress(settings, poller, park_wait_days=park_wait_days)
     if as_json:

@@ -40,8 +40,8 @@ from typing import Any
 
 import structlog
 
+from adapters.family_profile import SourceProfile
 from adapters.files.readers import SourceRecord, escape_name
-from adapters.profile import Profile
 from adapters.sdk import Backoff, Batch, RetryPolicy, Source, SourceContext, SourcePosition
 from adapters.sql.config import PollSection, overlap_of, resolve_connection
 from adapters.sql.queries import Query
@@ -74,12 +74,15 @@ class PollStats:
 
 
 class TablePoller(Source):
-    """Polls one table or query of a department database for new and changed rows."""
+    """Polls one table or query of a department database for new and changed rows.
+
+    The profile may be of any family; its ``[poll]`` table names the table.
+    """
 
     kind = "poll"
 
     def __init__(
-        self, profile: Profile, *, once: bool = False, reader: TableReader | None = None
+        self, profile: SourceProfile, *, once: bool = False, reader: TableReader | None = None
     ) -> None:
         if profile.poll is None:
             raise ConfigError(

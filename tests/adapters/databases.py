@@ -20,7 +20,24 @@ import asyncmy
 import asyncpg
 import pytest
 
+from tests.adapters.family_helpers import review_row
 from tests.adapters.helpers import COLUMNS, write_profile
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The export columns a test table stores, and which of them are not text."""
+
+    columns: tuple[str, ...]
+    times: frozenset[str] = frozenset()
+    """Columns stored as a time without zone; the rest are text unless listed below."""
+    integers: frozenset[str] = frozenset()
+
+
+CASE_LAYOUT = Layout(COLUMNS, times=frozenset({"time"}), integers=frozenset({"days"}))
+"""Columns of the case test export (``tests.adapters.helpers.case_row``)."""
+REVIEW_LAYOUT = Layout(tuple(review_row("", "rated", "")), times=frozenset({"time"}))
+"""Columns of the review test export (``tests.adapters.family_helpers.review_row``)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +59,6 @@ SERVERS = {
     ),
 }
 
-_TEXT_COLUMNS = [column for column in COLUMNS if column not in {"time", "days"}]
-
 
 def _reachable(port: int) -> bool:
     try:
@@ -54,17 +69,19 @@ def _reachable(port: int) -> bool:
 
 
 class Table:
-    """A test table of case rows, with the statements the tests run on it.
+    """A test table of export rows, with the statements the tests run on it.
 
     Columns: ``row_key`` (text key), ``row_id`` (integer), every column of the
-    test export (``time`` as a time without zone, ``days`` as an integer, the
-    rest as text) and ``updated_at`` (a time without zone, to the second on
-    MariaDB).
+    layout (times without zone, integers and text) and ``updated_at`` (a time
+    without zone, to the second on MariaDB).
     """
 
-    def __init__(self, server: Server, name: str, connection: Any) -> None:
+    def __init__(
+        self, server: Server, name: str, connection: Any, layout: Layout = CASE_LAYOUT
+    ) -> None:
         self.server = server
         self.name = name
+        self.layout = layout
         self._conn = connection
 
     @property
@@ -86,17 +103,23 @@ class Table:
             return ", ".join(f"${index}" for index in range(1, count + 1))
         return ", ".join(["%s"] * count)
 
+    def _column_type(self, column: str) -> str:
+        if column == "updated_at" or column in self.layout.times:
+            # DATETIME is MySQL's time without a zone; its TIMESTAMP converts by session zone.
+            return "TIMESTAMP" if self.postgres else "DATETIME"
+        if column in self.layout.integers:
+            return "INTEGER"
+        return "VARCHAR(200)"
+
     async def create(self) -> None:
-        text = "VARCHAR(200)"
-        # DATETIME is MySQL's time without a zone; its TIMESTAMP converts by session zone.
-        moment = "TIMESTAMP" if self.postgres else "DATETIME"
         columns = [
             f"{self.quote('row_key')} VARCHAR(40) NOT NULL PRIMARY KEY",
             f"{self.quote('row_id')} BIGINT NOT NULL",
-            *(f"{self.quote(column)} {text}" for column in _TEXT_COLUMNS),
-            f"{self.quote('time')} {moment} NULL",
-            f"{self.quote('days')} INTEGER",
-            f"{self.quote('updated_at')} {moment} NULL",
+            *(
+                f"{self.quote(column)} {self._column_type(column)}"
+                for column in self.layout.columns
+            ),
+            f"{self.quote('updated_at')} {self._column_type('updated_at')} NULL",
         ]
         await self.execute(f"CREATE TABLE {self.quote(self.name)} ({', '.join(columns)})")
 
@@ -109,13 +132,13 @@ class Table:
         *,
         into: str | None = None,
     ) -> None:
-        """Insert a case row; ``into`` names another table than this one (a renamed one)."""
+        """Insert an export row; ``into`` names another table than this one (a renamed one)."""
         values: dict[str, object] = {"row_key": row_key, "row_id": row_id}
-        for column in COLUMNS:
+        for column in self.layout.columns:
             raw = row[column]
-            if column == "time":
+            if column in self.layout.times:
                 values[column] = datetime.fromisoformat(raw) if raw else None
-            elif column == "days":
+            elif column in self.layout.integers:
                 values[column] = int(raw) if raw else None
             else:
                 values[column] = raw
@@ -157,8 +180,14 @@ class Table:
         await self.execute(f"DROP TABLE IF EXISTS {self.quote(name or self.name)}")
 
     def write_profile(self, path: Path, *, timezone: str = "Asia/Shanghai", **poll: object) -> Path:
-        """Write the test profile with a ``[poll]`` table for this table; ``poll`` sets keys."""
+        """Write the case test profile with a ``[poll]`` table for this table."""
         write_profile(path, timezone=timezone)
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(self.poll_table(**poll))
+        return path
+
+    def poll_table(self, **poll: object) -> str:
+        """Return the ``[poll]`` table that points the poller at this table; ``poll`` sets keys."""
         settings: dict[str, object] = {
             "table": self.name,
             "watermark": "updated_at",
@@ -171,9 +200,7 @@ class Table:
         for key, value in settings.items():
             # A JSON string is also a valid TOML basic string.
             lines.append(f"{key} = {json.dumps(value) if isinstance(value, str) else value}")
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write("\n".join(lines) + "\n")
-        return path
+        return "\n".join(lines) + "\n"
 
 
 async def _connect(server: Server) -> Any:
@@ -191,13 +218,13 @@ async def _close(server: Server, connection: Any) -> None:
         connection.close()
 
 
-async def open_table(driver: str) -> AsyncIterator[Table]:
-    """Yield a new, empty table on the named server and drop it afterwards."""
+async def open_table(driver: str, layout: Layout = CASE_LAYOUT) -> AsyncIterator[Table]:
+    """Yield a new, empty table of ``layout`` on the named server and drop it afterwards."""
     server = SERVERS[driver]
     if not _reachable(server.port):
         pytest.skip(f"{driver} does not accept connections on 127.0.0.1:{server.port}")
     connection = await _connect(server)
-    table = Table(server, f"zw_test_{uuid.uuid4().hex[:12]}", connection)
+    table = Table(server, f"zw_test_{uuid.uuid4().hex[:12]}", connection, layout)
     await table.create()
     try:
         yield table

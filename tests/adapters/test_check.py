@@ -1,5 +1,8 @@
 """Tests of ``zwbus adapters check``, the offline test kit, run as a command without a server.
 
+Case samples come from the integrator guide or the case test profile; review
+and hall samples from the family test profiles.
+
 Every run points ``--nats-url`` at a closed loopback port, so a command that
 tried to reach a server would fail.
 """
@@ -13,6 +16,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.adapters.family_helpers import (
+    HALL,
+    HALL_PROFILE,
+    REVIEW_PROFILE,
+    hall_row,
+    review_row,
+    write_rows,
+    write_text,
+)
 from tests.adapters.helpers import (
     INVALID_ID,
     case_row,
@@ -153,3 +165,117 @@ def test_unreadable_profile_exits_one(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "missing.toml not found" in result.stderr
+
+
+# Review, hall and sharing profiles ------------------------------------------------
+
+UNIFIED_CODE = "511602202403010000014"
+"""A unified case code with a valid check character."""
+
+
+def test_documented_review_sample_outcomes() -> None:
+    """The review sample of the integrator guide gives the outcomes the guide shows."""
+    profile = EXAMPLES / "hcp-review-profile.toml"
+    sample = EXAMPLES / "hcp-review-sample.csv"
+
+    result = _check(profile, sample, "--json")
+    text = _check(profile, sample)
+    records = _by_position(_document(result))
+
+    assert result.returncode == 2
+    assert records[1]["checked_on_bus"] == ["case HJ2024030001"]
+    assert records[2]["event_type"] == "review.verified"
+    assert records[2]["checked_on_bus"] == ["case HJ2024030001", "review.rated"]
+    assert [reason["code"] for reason in records[3]["reasons"]] == ["code_unmapped"]
+    assert "needs case HJ2024030001, review.rated first (checked on the bus)" in text.stdout
+    assert "Code 9 in 评价渠道 does not map to a canonical value" in text.stdout
+    assert "Total: 3 records: 2 would become events, 0 would be duplicates" in text.stdout
+
+
+def test_review_sample_outcomes(tmp_path: Path) -> None:
+    profile = write_text(tmp_path / "review.toml", REVIEW_PROFILE)
+    rows = [
+        review_row("C1", "rated", "2024-03-02 10:00:00"),
+        review_row("", "rated", "2024-03-02 11:00:00", code=UNIFIED_CODE),
+        review_row("C1", "verified", "2024-03-03 10:00:00"),
+        review_row("C2", "rated", "2024-03-02 10:00:00", channel="7"),
+        review_row("C1", "rated", "2024-03-02 10:00:00"),
+    ]
+    sample = write_rows(tmp_path / "reviews.csv", rows)
+
+    result = _check(profile, sample, "--json")
+    document = _document(result)
+    records = _by_position(document)
+
+    assert result.returncode == 2
+    assert document["family"] == "review"
+    assert document["totals"] == {"records": 5, "events": 3, "duplicates": 1, "rejected": 1}
+    assert records[1]["event_type"] == "review.rated"
+    assert records[1]["checked_on_bus"] == ["case C1"]
+    assert records[1]["event_id"] is None, "the review id needs the case's unified code"
+    assert records[2]["checked_on_bus"] == [f"case {UNIFIED_CODE}"]
+    assert len(records[2]["event_id"]) == 32
+    assert records[3]["checked_on_bus"] == ["case C1", "review.rated"]
+    assert [reason["code"] for reason in records[4]["reasons"]] == ["code_unmapped"]
+    assert records[4]["reasons"][0]["field"] == "channel"
+    assert records[5]["outcome"] == "duplicate"
+    assert records[5]["duplicate_of"] == 1
+    assert document["not_checked"] == ["item_unknown"]
+
+
+def test_review_sample_text_and_exit_zero(tmp_path: Path) -> None:
+    profile = write_text(tmp_path / "review.toml", REVIEW_PROFILE)
+    sample = write_rows(
+        tmp_path / "reviews.csv", [review_row("C1", "rated", "2024-03-02 10:00:00")]
+    )
+
+    result = _check(profile, sample, "--items", real_catalogue())
+
+    assert result.returncode == 0, result.stderr
+    assert "#1 (line 2): review.rated, key C1/" in result.stdout
+    assert "needs case C1 first (checked on the bus)" in result.stdout
+    assert "Total: 1 records: 1 would become events" in result.stdout
+    assert "the cases, bookings, resources and requests that records name" in result.stdout
+    assert "Not checked" not in result.stdout
+
+
+def test_hall_sample_outcomes(tmp_path: Path) -> None:
+    profile = write_text(tmp_path / "hall.toml", HALL_PROFILE)
+    rows = [
+        hall_row("ticket_issued", "2024-03-01 08:55:00", ticket="T1", booking="B1"),
+        hall_row("ticket_called", "2024-03-01 09:00:00", ticket=""),
+    ]
+    sample = write_rows(tmp_path / "hall.csv", rows)
+
+    result = _check(profile, sample, "--json")
+    text = _check(profile, sample)
+    records = _by_position(_document(result))
+
+    assert result.returncode == 2
+    assert records[1]["event_type"] == "hall.ticket_issued"
+    assert records[1]["record_key"] == f"{HALL}/B1|TI|2024-03-01T00:55:00+00:00"
+    assert records[1]["checked_on_bus"] == ["hall.booking_created"]
+    assert records[1]["occurred_at"] == "2024-03-01T08:55:00+08:00"
+    assert [reason["code"] for reason in records[2]["reasons"]] == ["required_missing"]
+    assert records[2]["reasons"][0]["field"] == "ticket"
+    assert text.returncode == 2
+    assert "needs hall.booking_created first (checked on the bus)" in text.stdout
+    assert "#2 (line 3): would be rejected" in text.stdout
+    assert "[required_missing] Required field ticket is empty." in text.stdout
+
+
+def test_hall_sample_without_rejections_exits_zero(tmp_path: Path) -> None:
+    profile = write_text(tmp_path / "hall.toml", HALL_PROFILE)
+    rows = [
+        hall_row("booking_created", "2024-03-01 08:00:00", booking="B1"),
+        hall_row("booking_created", "2024-03-01 08:00:00", booking="B1"),
+    ]
+    sample = write_rows(tmp_path / "hall.csv", rows)
+
+    result = _check(profile, sample, "--json")
+    records = _by_position(_document(result))
+
+    assert result.returncode == 0, result.stderr
+    assert records[1]["checked_on_bus"] == []
+    assert records[2]["outcome"] == "duplicate"
+    assert records[2]["event_id"] == records[1]["event_id"]

@@ -1,8 +1,8 @@
 """Tests of the HTTP push gateway against a real nats-server and a real HTTP client.
 
 Each test starts the gateway in the test's event loop on a free loopback
-port, sends case records as a department system would, and checks the
-answers and what reached the streams.
+port, sends case, review and hall records as a department system would, and
+checks the answers and what reached the streams.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import nats.js.errors
 import pytest
 from nats.js import JetStreamContext
 
@@ -29,7 +31,14 @@ from bus.errors import ConfigError
 from bus.reader import read_stream
 from bus.server import ServerInfo
 from bus.settings import Settings
-from bus.streams import CASES
+from bus.streams import CASES, HALL, PARKED, REVIEWS
+from tests.adapters.family_helpers import (
+    HALL_PROFILE,
+    REVIEW_PROFILE,
+    hall_row,
+    review_row,
+    write_text,
+)
 from tests.adapters.helpers import INVALID_ID, case_row, write_item_catalogue, write_profile
 
 TOKEN = "token-of-the-ga-system"
@@ -37,8 +46,16 @@ SECRET = "secret-of-the-hall-system"
 OTHER_REGION = "510104"
 
 
-def write_config(folder: Path, *, rate: int = 1000, max_pending: int = 5000) -> Path:
+def write_config(
+    folder: Path, *, rate: int = 1000, max_pending: int = 5000, families: bool = False
+) -> Path:
+    """Write the gateway configuration; with ``families`` sender ga also sends reviews and hall."""
     write_profile(folder / "profile.toml")
+    profiles = 'case = "profile.toml"'
+    if families:
+        write_text(folder / "review.toml", REVIEW_PROFILE)
+        write_text(folder / "hall.toml", HALL_PROFILE)
+        profiles += ', review = "review.toml", hall = "hall.toml"'
     text = f"""
 [gateway]
 host = "127.0.0.1"
@@ -53,7 +70,7 @@ regions = ["5116"]
 departments = ["115113010833722043"]
 rate = {rate}
 burst = {rate}
-profiles = {{ case = "profile.toml" }}
+profiles = {{ {profiles} }}
 
 [[gateway.clients]]
 id = "hall"
@@ -78,10 +95,11 @@ class Gateway:
         client: str = "ga",
         token: str = TOKEN,
         headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, dict[str, object], Mapping[str, str]]:
+        family: str = "case",
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         sent = {"X-Zw-Client": client, "Authorization": f"Bearer {token}", **(headers or {})}
         async with self.http.post(
-            f"{self.url}/v1/records/case", data=json.dumps(body), headers=sent
+            f"{self.url}/v1/records/{family}", data=json.dumps(body), headers=sent
         ) as response:
             return response.status, await response.json(), response.headers
 
@@ -174,6 +192,10 @@ async def test_outcome_per_record(gateway: Gateway) -> None:
     assert results[0]["waiting_for"] == ["case.submitted"]
     assert results[1]["reasons"][0]["code"] == "id_card_invalid"
     assert answer["totals"] == {"parked": 1, "quarantined": 1, "stored": 1}
+
+    status, again, _ = await gateway.send(batch[0])
+    assert status == 200
+    assert again["results"] == [results[0]], "a record sent again while it waits stays parked"
 
     status, answer, _ = await gateway.send(case_row("P1", "submitted", "2024-03-02 09:00:00"))
     assert status == 200
@@ -346,3 +368,84 @@ def test_missing_secret_variable_named(
 
     with pytest.raises(ConfigError, match="ZWBUS_TEST_GATEWAY_SECRET"):
         load_gateway_config(write_config(tmp_path))
+
+
+# Review and hall senders ---------------------------------------------------------
+
+
+@pytest.fixture
+async def family_gateway(
+    ready_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
+    """The gateway with sender ga sending cases, reviews and hall records."""
+    monkeypatch.setenv("ZWBUS_TEST_GATEWAY_SECRET", SECRET)
+    config = load_gateway_config(write_config(tmp_path, families=True))
+    async for running in _start(ready_settings, config):
+        yield running
+
+
+async def _stream_ids(js: JetStreamContext, stream: str) -> list[str]:
+    return [(message.headers or {})["Nats-Msg-Id"] async for message in read_stream(js, stream)]
+
+
+async def _parked_keys(js: JetStreamContext, lane: str) -> list[str]:
+    bucket = await js.key_value(PARKED)
+    try:
+        return [key for key in await bucket.keys() if key.startswith(f"{lane}.")]
+    except nats.js.errors.NoKeysError:
+        return []
+
+
+async def test_rating_parked_until_case_sent(
+    family_gateway: Gateway, bus: tuple[object, JetStreamContext]
+) -> None:
+    """A rating of an unknown case is parked; sent again after its case, it is stored."""
+    rating = review_row("GR1", "rated", "2024-03-02 10:00:00")
+
+    first_status, first, _ = await family_gateway.send(rating, family="review")
+    parked = await _parked_keys(bus[1], "review")
+    case_status, case_answer, _ = await family_gateway.send(
+        case_row("GR1", "submitted", "2024-03-01 09:00:00")
+    )
+    again_status, again, _ = await family_gateway.send(rating, family="review")
+    third_status, third, _ = await family_gateway.send(rating, family="review")
+
+    assert (first_status, case_status, again_status, third_status) == (200, 200, 200, 200)
+    (waiting,) = first["results"]
+    assert waiting["outcome"] == "parked"
+    assert waiting["waiting_for"] == ["case"]
+    assert first["totals"] == {"parked": 1}
+    assert len(parked) == 1
+    assert case_answer["totals"] == {"stored": 1}
+    (stored,) = again["results"]
+    assert stored["outcome"] == "stored"
+    assert stored["event_id"] != waiting["event_id"], "a parked record has no event id yet"
+    (repeated,) = third["results"]
+    assert repeated == {
+        "outcome": "duplicate",
+        "event_id": stored["event_id"],
+        "seq": stored["seq"],
+    }
+    assert await _stream_ids(bus[1], REVIEWS) == [stored["event_id"]]
+    assert await _parked_keys(bus[1], "review") == [], "the stored rating is no longer parked"
+
+
+async def test_hall_records_stored(
+    family_gateway: Gateway, bus: tuple[object, JetStreamContext]
+) -> None:
+    booking = hall_row("booking_created", "2024-03-01 08:00:00", booking="GB1")
+    ticket = hall_row("ticket_issued", "2024-03-01 08:55:00", ticket="GT1", booking="GB1")
+    called = hall_row("ticket_called", "2024-03-01 09:00:00", ticket="GT9")
+
+    status, answer, _ = await family_gateway.send([ticket, booking], family="hall")
+    called_status, called_answer, _ = await family_gateway.send(called, family="hall")
+    _status, called_again, _ = await family_gateway.send(called, family="hall")
+
+    assert status == 200
+    assert [result["outcome"] for result in answer["results"]] == ["stored", "stored"]
+    assert called_status == 200
+    assert called_answer["results"][0]["outcome"] == "parked"
+    assert called_answer["results"][0]["waiting_for"] == ["hall.ticket_issued"]
+    assert called_again["results"] == called_answer["results"], "still waiting, not a duplicate"
+    stored = {result["event_id"] for result in answer["results"]}
+    assert set(await _stream_ids(bus[1], HALL)) == stored

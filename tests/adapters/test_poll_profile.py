@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.family_profile import FamilyProfile, load_source_profile
 from adapters.profile import load_profile
 from adapters.sql.config import overlap_of, resolve_connection
 from bus.errors import ConfigError
+from tests.adapters.family_helpers import REVIEW_PROFILE, write_text
 from tests.adapters.helpers import write_profile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -129,3 +131,24 @@ def test_dsn_password_not_in_message(tmp_path: Path) -> None:
         load_profile(path)
 
     assert "topsecret" not in str(raised.value)
+
+
+def test_review_profile_takes_poll_table(tmp_path: Path) -> None:
+    poll = '[poll]\ndriver = "postgresql"\ntable = "ratings"\nwatermark = "w"\nkey = "k"\n'
+    path = write_text(tmp_path / "review.toml", f'{REVIEW_PROFILE}\n{poll}kind = "time"\n')
+
+    profile = load_source_profile(path)
+
+    assert isinstance(profile, FamilyProfile)
+    assert profile.poll is not None
+    assert profile.poll.table == "ratings"
+    assert overlap_of(profile.poll) == 60
+
+
+def test_review_profile_poll_table_checked(tmp_path: Path) -> None:
+    """A family profile's [poll] table gets the same checks as a case profile's."""
+    poll = '[poll]\ndriver = "mysql"\ntable = "t"\nwatermark = "w"\nkey = "k"\nkind = "time"\n'
+    path = write_text(tmp_path / "review.toml", f"{REVIEW_PROFILE}\n{poll}batch_size = 0\n")
+
+    with pytest.raises(ConfigError, match=r"poll\.batch_size = 0 is invalid"):
+        load_source_profile(path)
