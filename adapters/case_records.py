@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from adapters.catalogue import ItemCatalogue
@@ -61,6 +62,11 @@ _SUBMITTED_REQUIRED = (
     "department_code",
 )
 _MASKED_FIELDS = frozenset({"applicant_id", "phone"})
+_CHECK_CACHE = 4096
+"""Distinct values whose check result is kept: departments, regions and items repeat."""
+_check_department_code = lru_cache(maxsize=_CHECK_CACHE)(check_department_code)
+_check_region_code = lru_cache(maxsize=_CHECK_CACHE)(check_region_code)
+_parse_item_code = lru_cache(maxsize=_CHECK_CACHE)(parse_item_code)
 _ID_CHECKS: dict[str, tuple[str, Callable[[str], Problem | None]]] = {
     "id_card": ("id_card_invalid", check_id_card),
     "uscc": ("uscc_invalid", check_uscc),
@@ -117,34 +123,73 @@ class _Collector:
             self.fail(code, field, value, problem.detail, sensitive=sensitive)
 
 
-def _normalised(profile: Profile, record: SourceRecord, errors: _Collector) -> dict[str, Any]:
-    values: dict[str, Any] = {}
+Normalizer = Callable[[object], Any]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to normalise each mapped column of one profile, worked out once per profile."""
+
+    profile: Profile
+    """Kept so that the profile's ``id`` stays unique while the plan is cached."""
+    columns: tuple[tuple[str, str, Normalizer], ...]
+    """(field, column, normaliser) of each non-time field."""
+    times: tuple[tuple[str, str], ...]
+    """(field, column) of each time field."""
+    zone: tzinfo
+
+
+_PLANS: dict[int, _Plan] = {}
+_MAX_PLANS = 64
+
+
+def _plan(profile: Profile) -> _Plan:
+    plan = _PLANS.get(id(profile))
+    if plan is not None:
+        return plan
+    columns: list[tuple[str, str, Normalizer]] = []
+    times: list[tuple[str, str]] = []
     for field, column in profile.fields.items():
-        raw = record.fields.get(column)
+        if field in CODE_FIELDS:
+            columns.append((field, column, normalize_code))
+        elif field in ID_FIELDS:
+            columns.append((field, column, normalize_id_number))
+        elif field in TEXT_FIELDS:
+            columns.append((field, column, normalize_text))
+        elif field in INT_FIELDS:
+            columns.append((field, column, parse_int))
+        elif field in TIME_FIELDS:
+            times.append((field, column))
+    plan = _Plan(profile, tuple(columns), tuple(times), profile.zone)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[id(profile)] = plan
+    return plan
+
+
+def _normalised(profile: Profile, record: SourceRecord, errors: _Collector) -> dict[str, Any]:
+    plan = _plan(profile)
+    fields = record.fields
+    values: dict[str, Any] = {}
+    for field, column, normalise in plan.columns:
+        raw = fields.get(column)
         try:
-            if field in CODE_FIELDS:
-                values[field] = normalize_code(raw)
-            elif field in ID_FIELDS:
-                values[field] = normalize_id_number(raw)
-            elif field in TEXT_FIELDS:
-                values[field] = normalize_text(raw)
-            elif field in INT_FIELDS:
-                values[field] = parse_int(raw)
+            values[field] = normalise(raw)
         except FieldValueError as exc:
             values[field] = None
             errors.fail(
                 "record_malformed", column, str(raw), str(exc), sensitive=field in _MASKED_FIELDS
             )
+    for field, column in plan.times:
+        raw = fields.get(column)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            values[field] = None
             continue
-        if field in TIME_FIELDS:
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                values[field] = None
-                continue
-            try:
-                values[field] = parse_time(raw, tz=profile.zone, excel=True)
-            except FieldValueError as exc:
-                errors.fail("time_invalid", column, str(raw), str(exc))
-                values[field] = None
+        try:
+            values[field] = parse_time(raw, tz=plan.zone, excel=True)
+        except FieldValueError as exc:
+            errors.fail("time_invalid", column, str(raw), str(exc))
+            values[field] = None
     return values
 
 
@@ -242,14 +287,14 @@ def _check_common(
         errors.fail("time_in_future", columns["status_time"], occurred_at.isoformat())
     region = values.get("region")
     if region:
-        errors.problem("region_unknown", columns["region"], region, check_region_code(region))
+        errors.problem("region_unknown", columns["region"], region, _check_region_code(region))
     department = values.get("department_code")
     if department:
         errors.problem(
             "department_code_invalid",
             columns["department_code"],
             department,
-            check_department_code(department),
+            _check_department_code(department),
         )
 
 
@@ -268,7 +313,7 @@ def _check_submitted(
 
     item_code = values.get("item_code")
     if item_code:
-        parsed = parse_item_code(item_code)
+        parsed = _parse_item_code(item_code)
         if isinstance(parsed, Problem):
             errors.fail("item_code_invalid", columns.get("item_code"), item_code, parsed.detail)
         elif item_code not in catalogue:
