@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from adapters.catalogue import ItemCatalogue
 from adapters.files.readers import SourceRecord
@@ -21,6 +22,12 @@ from contracts.identifiers import (
     parse_item_code,
 )
 from contracts.quarantine import Reason
+
+CHECK_CACHE = 4096
+"""Distinct values whose check result is kept: departments, regions and items repeat."""
+_region_problem = lru_cache(maxsize=CHECK_CACHE)(check_region_code)
+_department_problem = lru_cache(maxsize=CHECK_CACHE)(check_department_code)
+_parsed_item_code = lru_cache(maxsize=CHECK_CACHE)(parse_item_code)
 
 LOCAL_NO = re.compile(r"[0-9A-Za-z_-]{1,50}")
 """A department's case number: 1 to 50 digits, letters, ``_`` and ``-``."""
@@ -85,13 +92,13 @@ def check_time_not_future(
 
 def check_region(errors: ReasonCollector, column: str, region: str | None) -> None:
     if region:
-        errors.problem("region_unknown", column, region, check_region_code(region))
+        errors.problem("region_unknown", column, region, _region_problem(region))
 
 
 def check_department(errors: ReasonCollector, column: str, department: str | None) -> None:
     if department:
         errors.problem(
-            "department_code_invalid", column, department, check_department_code(department)
+            "department_code_invalid", column, department, _department_problem(department)
         )
 
 
@@ -106,7 +113,7 @@ def check_item(
     """Check an implementation code's form and that the item catalogue lists it."""
     if not item_code:
         return
-    parsed = parse_item_code(item_code)
+    parsed = _parsed_item_code(item_code)
     if isinstance(parsed, Problem):
         errors.fail("item_code_invalid", column, item_code, parsed.detail)
     elif item_code not in catalogue:

@@ -427,13 +427,21 @@ def _print_run_table(document: dict[str, Any]) -> None:
     help=_("Use each scenario's smaller event count, for a shorter run."),
 )
 @click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=None,
+    help=_("Events per run for every chosen scenario, in place of its full or quick size."),
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("bench/results/latest.json"),
     show_default=True,
     help=_("JSON file to write the results to; the chart goes beside it as .png."),
 )
-def bench_run(scenario_names: tuple[str, ...], runs: int, quick: bool, out: Path) -> None:
+def bench_run(
+    scenario_names: tuple[str, ...], runs: int, quick: bool, events: int | None, out: Path
+) -> None:
     from bench.chart import write_chart
     from bench.harness import Scenario, run_benchmark, write_results
     from bench.scenarios import SCENARIOS
@@ -455,7 +463,10 @@ def bench_run(scenario_names: tuple[str, ...], runs: int, quick: bool, out: Path
             )
         )
 
-    document = run(run_benchmark(chosen, runs=runs, quick=quick, on_scenario=on_scenario))
+    sizes = None if events is None else {scenario.name: events for scenario in chosen}
+    document = run(
+        run_benchmark(chosen, runs=runs, quick=quick, events=sizes, on_scenario=on_scenario)
+    )
     _print_run_table(document)
 
     write_results(document, out)

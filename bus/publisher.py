@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
@@ -28,12 +27,15 @@ from nats.aio.msg import Msg
 from nats.nuid import NUID
 
 from bus.errors import PublishError
+from bus.wire import HeaderEncoder, RawSender, check_subject, encode_publish
 
 log = structlog.get_logger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 """JetStream error code of a create-only write whose subject already has a message."""
 NO_STREAM = 503
+YIELD_EVERY = 64
+"""Publishes between two turns of the event loop for nats-py's flusher and reader."""
 
 
 class PubAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,23 +66,52 @@ class _AckBody(msgspec.Struct):
     error: _ApiError | None = None
 
 
-@dataclass
 class _Pending:
-    subject: str
-    payload: bytes
-    headers: dict[str, str] | None
-    future: asyncio.Future[PubAck]
-    deadline: float
-    attempts: int = 1
-    msg_id: str = field(default="")
+    """A message sent and not yet acknowledged, with what a retry sends again."""
+
+    __slots__ = (
+        "attempts",
+        "command",
+        "deadline",
+        "future",
+        "headers",
+        "msg_id",
+        "payload",
+        "subject",
+    )
+
+    def __init__(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        msg_id: str,
+        command: bytes,
+        headers: dict[str, str] | None,
+        future: asyncio.Future[PubAck],
+        deadline: float,
+    ) -> None:
+        self.subject = subject
+        self.payload = payload
+        self.msg_id = msg_id
+        self.command = command
+        """The encoded protocol command; empty when the client's own ``publish`` sends it."""
+        self.headers = headers
+        """A copy of the headers, kept only when the client's own ``publish`` sends them."""
+        self.future = future
+        self.deadline = deadline
+        self.attempts = 1
 
 
 class Publisher:
     """Windowed JetStream publisher; use as ``async with Publisher(client) as pub``.
 
-    ``publish`` returns once the message is sent and gives a future that
-    resolves to the ``PubAck``. A future fails with ``PublishError`` after
-    ``retries`` unanswered attempts, or when no stream takes the subject.
+    ``publish`` returns once the message is queued for sending and gives a
+    future that resolves to the ``PubAck``. A future fails with
+    ``PublishError`` after ``retries`` unanswered attempts, or when no
+    stream takes the subject. A publish keeps its place in the window until
+    its acknowledgement arrives or its last attempt times out, even when the
+    caller cancels the future.
     """
 
     def __init__(
@@ -95,16 +126,19 @@ class Publisher:
         self._window = asyncio.Semaphore(window)
         self._timeout_s = timeout_s
         self._retries = retries
-        self._prefix = f"_INBOX.zwpub.{NUID().next().decode()}"
+        self._prefix = f"_INBOX.zwpub.{NUID().next().decode()}."
         self._tokens = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
         self._decoder = msgspec.json.Decoder(_AckBody)
+        self._headers = HeaderEncoder()
+        self._raw = RawSender(client) if RawSender.supported(client) else None
+        self._sent_since_yield = 0
         self._subscription: object | None = None
         self._retry_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
         self._subscription = await self._client.subscribe(
-            f"{self._prefix}.*", cb=self._on_ack, pending_msgs_limit=1_000_000
+            f"{self._prefix}*", cb=self._on_ack, pending_msgs_limit=1_000_000
         )
         self._retry_task = asyncio.create_task(self._retry_loop(), name="publisher-retry")
         return self
@@ -137,24 +171,78 @@ class Publisher:
     async def publish(
         self, subject: str, payload: bytes, headers: Mapping[str, str] | None = None
     ) -> asyncio.Future[PubAck]:
-        """Send one message, waiting only while the window is full."""
+        """Send one message, waiting only while the window is full.
+
+        Raises:
+            nats.errors.Error: the subject, a header name or the payload size
+                is invalid, or the connection is closed or draining.
+        """
         await self._window.acquire()
         token = str(next(self._tokens))
+        reply = self._prefix + token
+        msg_id = headers.get("Nats-Msg-Id", "") if headers else ""
+        try:
+            command = self._encode(subject, reply, payload, headers)
+        except BaseException:
+            self._window.release()
+            raise
+
         future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda _: self._window.release())
-        frozen_headers = dict(headers) if headers else None
-        self._pending[token] = _Pending(
-            subject=subject,
-            payload=payload,
-            headers=frozen_headers,
+        pending = _Pending(
+            subject,
+            payload,
+            msg_id=msg_id,
+            command=command,
+            headers=None if self._raw is not None or not headers else dict(headers),
             future=future,
             deadline=time.monotonic() + self._timeout_s,
-            msg_id=(frozen_headers or {}).get("Nats-Msg-Id", ""),
         )
-        await self._client.publish(
-            subject, payload, reply=f"{self._prefix}.{token}", headers=frozen_headers
-        )
+        self._pending[token] = pending
+        try:
+            await self._send(token, pending)
+        except BaseException:
+            self._forget(token)
+            raise
+        await self._let_others_run()
         return future
+
+    def _encode(
+        self, subject: str, reply: str, payload: bytes, headers: Mapping[str, str] | None
+    ) -> bytes:
+        if self._raw is None:
+            return b""
+        check_subject(subject)
+        self._raw.check_payload(payload)
+        header_block = self._headers.encode(headers) if headers else None
+        return encode_publish(subject, reply, payload, header_block)
+
+    async def _send(self, token: str, pending: _Pending) -> None:
+        if self._raw is not None:
+            await self._raw.send(pending.command, len(pending.payload))
+        else:
+            await self._client.publish(
+                pending.subject,
+                pending.payload,
+                reply=self._prefix + token,
+                headers=pending.headers,
+            )
+
+    async def _let_others_run(self) -> None:
+        # A caller that publishes in a loop never waits while the window has
+        # room, so nats-py's flusher and reader tasks would not run until
+        # the window is full, and the server would get the messages in
+        # bursts of a whole window. Yielding every few messages lets them run.
+        self._sent_since_yield += 1
+        if self._sent_since_yield >= YIELD_EVERY:
+            self._sent_since_yield = 0
+            await asyncio.sleep(0)
+
+    def _forget(self, token: str) -> _Pending | None:
+        """Drop a publish from the window; return it unless it was already dropped."""
+        pending = self._pending.pop(token, None)
+        if pending is not None:
+            self._window.release()
+        return pending
 
     async def wait_all(self) -> None:
         """Wait until every publish sent so far has its acknowledgement or error."""
@@ -163,13 +251,11 @@ class Publisher:
             await asyncio.wait(futures)
 
     async def _on_ack(self, message: Msg) -> None:
-        token = message.subject.rsplit(".", 1)[-1]
-        pending = self._pending.pop(token, None)
+        pending = self._forget(message.subject[len(self._prefix) :])
         if pending is None or pending.future.done():
             return
 
-        status = (message.headers or {}).get("Status")
-        if status == str(NO_STREAM) and not message.data:
+        if message.headers and message.headers.get("Status") == str(NO_STREAM) and not message.data:
             pending.future.set_exception(
                 PublishError(
                     subject=pending.subject,
@@ -218,7 +304,7 @@ class Publisher:
 
     async def _retry(self, token: str, pending: _Pending, now: float) -> None:
         if pending.attempts >= self._retries:
-            self._pending.pop(token, None)
+            self._forget(token)
             log.error(
                 "publish_failed",
                 subject=pending.subject,
@@ -242,9 +328,4 @@ class Publisher:
             msg_id=pending.msg_id,
             attempt=pending.attempts,
         )
-        await self._client.publish(
-            pending.subject,
-            pending.payload,
-            reply=f"{self._prefix}.{token}",
-            headers=pending.headers,
-        )
+        await self._send(token, pending)

@@ -107,11 +107,12 @@ class ProjectionStore:
 
     async def stored_sequence(self, projection: str) -> int:
         """Return the last stream sequence applied by ``projection``, 0 when none."""
-        async with self.connection.execute(
-            "SELECT seq FROM checkpoint WHERE projection = ?", (projection,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return 0 if row is None else int(row["seq"])
+        rows = list(
+            await self.connection.execute_fetchall(
+                "SELECT seq FROM checkpoint WHERE projection = ?", (projection,)
+            )
+        )
+        return int(rows[0]["seq"]) if rows else 0
 
     async def write_checkpoint(self, projection: str, stream: str, seq: int) -> None:
         """Record ``seq`` as applied; call it inside the transaction of the batch."""

@@ -6,12 +6,13 @@ the runtime reads the stored sequence and recreates the consumer to deliver
 from the next one, so a consumer deleted, recreated or pointed elsewhere
 cannot skip or repeat work. One batch goes through these steps:
 
-1. fetch up to 500 messages;
-2. in one SQLite transaction: drop sequences already applied, decode and
-   check the rest, apply them with ``executemany``, set aside what cannot
-   be applied, and write the batch's last sequence as the checkpoint;
-3. commit, then acknowledge the batch's last message (``AckPolicy.ALL``
-   acknowledges everything up to it).
+1. fetch up to 500 messages, each decoded and checked as it arrives
+   (``projections.batch``);
+2. in one SQLite transaction: drop sequences already applied, apply the
+   rest with multi-row inserts, set aside what cannot be applied, and
+   write the batch's last sequence as the checkpoint;
+3. commit, request the next batch, then acknowledge the batch's last
+   message (``AckPolicy.ALL`` acknowledges everything up to it).
 
 A crash between 2 and 3 leaves an unacknowledged batch that is already
 applied; the next start delivers from the stored sequence onwards anyway.
@@ -31,6 +32,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 import structlog
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -39,10 +41,11 @@ from bus.connect import open_bus
 from bus.errors import BusError, CheckpointAheadError, ConnectError, StreamError
 from bus.heartbeat import DEFAULT_INTERVAL_S, Heartbeat
 from bus.i18n import N_
+from bus.pull import BatchPuller, DeliveryInfo
 from bus.settings import Settings
 from bus.streams import ensure_streams
-from projections import set_aside
-from projections.base import ApplyCounts, Delivered, Projection
+from projections.base import ApplyCounts, Projection
+from projections.batch import Examined, apply_examined, examine_message
 from projections.checkpoint_store import ProjectionStore
 from projections.faults import FaultPlan, load_fault_plan
 
@@ -146,6 +149,7 @@ class ProjectionRunner:
         self._transactions = 0
         self._heartbeat_interval_s = heartbeat_interval_s
         self._heartbeat: Heartbeat | None = None
+        self._next_batch: BatchPuller[Examined] | None = None
 
     async def run(self, *, until_caught_up: bool) -> RunSummary:
         """Apply the stream until caught up, or until cancelled when following it.
@@ -175,14 +179,20 @@ class ProjectionRunner:
                     try:
                         async with heartbeat:
                             await self._run_with_bus(
-                                js, store, stored, until_caught_up=until_caught_up
+                                client, js, store, stored, until_caught_up=until_caught_up
                             )
                     finally:
                         self._heartbeat = None
         return self.summary
 
     async def _run_with_bus(
-        self, js: JetStreamContext, store: ProjectionStore, stored: int, *, until_caught_up: bool
+        self,
+        client: Client,
+        js: JetStreamContext,
+        store: ProjectionStore,
+        stored: int,
+        *,
+        until_caught_up: bool,
     ) -> None:
         stream = self.projection.stream
         last = await self._stream_last_sequence(js, stored)
@@ -196,8 +206,12 @@ class ProjectionRunner:
             )
 
         pending = await self._recreate_consumer(js, stored)
-        subscription = await js.pull_subscribe_bind(
-            durable=consumer_name(self.projection.name), stream=stream
+        puller = BatchPuller(
+            client,
+            stream,
+            consumer_name(self.projection.name),
+            batch_size=self._batch_size,
+            prepare=self._examine,
         )
         log.info(
             "projection_started",
@@ -209,12 +223,11 @@ class ProjectionRunner:
             until_caught_up=until_caught_up,
         )
         try:
-            await self._consume(subscription, store, pending, until_caught_up=until_caught_up)
+            # The puller's inbox subscription is closed on the way out, so
+            # that the connection's drain does not wait for an open pull.
+            async with puller:
+                await self._consume(js, puller, store, pending, until_caught_up=until_caught_up)
         finally:
-            # An open pull subscription makes the connection's drain wait for
-            # its full timeout, so close it first.
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
             log.info(
                 "projection_stopped",
                 projection=self.projection.name,
@@ -269,7 +282,8 @@ class ProjectionRunner:
 
     async def _consume(
         self,
-        subscription: JetStreamContext.PullSubscription,
+        js: JetStreamContext,
+        puller: BatchPuller[Examined],
         store: ProjectionStore,
         pending: int,
         *,
@@ -280,21 +294,22 @@ class ProjectionRunner:
             if until_caught_up and pending == 0:
                 return
 
-            messages = await self._fetch(subscription)
+            messages = await self._fetch(puller)
             if not messages:
                 if until_caught_up:
                     empty_fetches += 1
-                    pending = await self._pending_after_empty_fetch(subscription, empty_fetches)
+                    pending = await self._pending_after_empty_fetch(js, empty_fetches)
                 continue
 
             empty_fetches = 0
-            pending = int(messages[-1].metadata.num_pending or 0)
+            pending = int(messages[-1].message.metadata.num_pending or 0)
+            # With more messages waiting, the next batch is requested right
+            # after this one commits, in the same write as the acknowledgement.
+            self._next_batch = puller if pending else None
             await self._process_to_completion(messages, store)
 
-    async def _pending_after_empty_fetch(
-        self, subscription: JetStreamContext.PullSubscription, empty_fetches: int
-    ) -> int:
-        info = await subscription.consumer_info()
+    async def _pending_after_empty_fetch(self, js: JetStreamContext, empty_fetches: int) -> int:
+        info = await js.consumer_info(self.projection.stream, consumer_name(self.projection.name))
         pending = int(info.num_pending or 0)
         if pending > 0 and empty_fetches >= MAX_EMPTY_FETCHES_WHILE_PENDING:
             raise StreamError(
@@ -306,18 +321,19 @@ class ProjectionRunner:
             )
         return pending
 
-    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+    def _examine(self, message: Msg, info: DeliveryInfo | None = None) -> Examined:
+        return examine_message(self.projection, message, info)
+
+    async def _fetch(self, puller: BatchPuller[Examined]) -> list[Examined]:
         failures = 0
         while True:
             try:
-                return await subscription.fetch(self._batch_size, timeout=self._fetch_timeout_s)
-            except TimeoutError:
-                return []
+                return await puller.fetch(self._fetch_timeout_s)
             except nats.errors.ConnectionClosedError as exc:
                 raise ConnectError(
                     url=self.settings.nats_url or "embedded", detail=str(exc)
                 ) from exc
-            except nats.errors.Error as exc:
+            except (nats.errors.Error, nats.js.errors.Error) as exc:
                 failures += 1
                 log.warning(
                     "projection_fetch_failed",
@@ -335,11 +351,23 @@ class ProjectionRunner:
                         detail=str(exc),
                     ) from exc
                 await asyncio.sleep(min(2.0**failures * 0.25, 5.0))
+            except Exception as exc:
+                # Examining a message failed in a way no set-aside kind covers.
+                # Nothing of the batch is applied or acknowledged.
+                log.error(
+                    "projection_examine_failed",
+                    projection=self.projection.name,
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                )
+                raise
 
-    async def _process_to_completion(self, messages: list[Msg], store: ProjectionStore) -> None:
+    async def _process_to_completion(
+        self, examined: list[Examined], store: ProjectionStore
+    ) -> None:
         # A signal cancels the runner's task. The batch is shielded so that
         # its transaction and acknowledgement finish before the runner stops.
-        processing = asyncio.ensure_future(self._process(messages, store))
+        processing = asyncio.ensure_future(self._process_examined(examined, store))
         try:
             await asyncio.shield(processing)
         except asyncio.CancelledError:
@@ -348,15 +376,19 @@ class ProjectionRunner:
             raise
 
     async def _process(self, messages: list[Msg], store: ProjectionStore) -> None:
-        first = messages[0].metadata.sequence.stream
-        last = messages[-1].metadata.sequence.stream
+        """Examine, apply and acknowledge one batch of fetched messages."""
+        await self._process_examined([self._examine(message) for message in messages], store)
+
+    async def _process_examined(self, examined: list[Examined], store: ProjectionStore) -> None:
+        first = examined[0].seq
+        last = examined[-1].seq
         self._transactions += 1
         try:
             async with store.transaction() as connection:
                 stored = await store.stored_sequence(self.projection.name)
-                fresh = [m for m in messages if m.metadata.sequence.stream > stored]
-                redelivered = len(messages) - len(fresh)
-                counts, entries = await self.apply_fresh(connection, fresh)
+                fresh = [item for item in examined if item.seq > stored]
+                redelivered = len(examined) - len(fresh)
+                counts, entries = await apply_examined(self.projection, connection, fresh)
                 self._faults.reached("after_write", self._transactions)
                 if fresh:
                     await store.write_checkpoint(
@@ -387,7 +419,7 @@ class ProjectionRunner:
                 set_aside=summary.set_aside,
                 stored_sequence=summary.stored_sequence,
             )
-            self._heartbeat.record_seen(messages[-1].metadata.timestamp)
+            self._heartbeat.record_seen(examined[-1].message.metadata.timestamp)
         log.debug(
             "projection_batch_applied",
             projection=self.projection.name,
@@ -398,49 +430,30 @@ class ProjectionRunner:
             redelivered=redelivered,
             set_aside=entries,
         )
-        await self._acknowledge(messages[-1])
+        await self._request_next_batch()
+        await self._acknowledge(examined[-1].message)
+
+    async def _request_next_batch(self) -> None:
+        puller, self._next_batch = self._next_batch, None
+        if puller is None:
+            return
+        try:
+            await puller.prefetch(self._fetch_timeout_s)
+        except nats.errors.Error as exc:
+            # The next fetch requests the batch again and reports a lasting failure.
+            log.warning(
+                "projection_prefetch_failed",
+                projection=self.projection.name,
+                error=str(exc),
+                error_type=type(exc).__name__,
+            )
 
     async def apply_fresh(
         self, connection: aiosqlite.Connection, fresh: list[Msg]
     ) -> tuple[ApplyCounts, int]:
         """Apply what can be applied and set the rest aside; return counts and set-aside total."""
-        if not fresh:
-            return ApplyCounts(), 0
-
-        keys = {set_aside.entity_key_of(message.subject) for message in fresh}
-        blockers = await set_aside.blocking_sequences(connection, keys)
-        events: list[Delivered] = []
-        entries: list[set_aside.SetAsideEntry] = []
-        for message in fresh:
-            seq = message.metadata.sequence.stream
-            key = set_aside.entity_key_of(message.subject)
-            blocker = blockers.get(key)
-            if blocker is not None:
-                problem = set_aside.Problem("waiting", set_aside.waiting_reason(blocker))
-            else:
-                outcome = set_aside.examine(self.projection, seq, message.subject, message.data)
-                if isinstance(outcome, Delivered):
-                    events.append(outcome)
-                    continue
-                problem = outcome
-                blockers[key] = seq
-
-            entries.append(
-                set_aside.new_entry(seq, message.subject, message.data, problem, blocked_by=blocker)
-            )
-            log.warning(
-                "projection_message_set_aside",
-                projection=self.projection.name,
-                seq=seq,
-                subject=message.subject,
-                kind=problem.kind,
-                reason=problem.reason,
-                blocked_by=blocker,
-            )
-
-        counts = await self.projection.apply(connection, events)
-        await set_aside.insert(connection, entries)
-        return counts, len(entries)
+        examined = [self._examine(message) for message in fresh]
+        return await apply_examined(self.projection, connection, examined)
 
     async def _acknowledge(self, message: Msg) -> None:
         try:

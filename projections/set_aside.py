@@ -139,13 +139,13 @@ async def blocking_sequences(
     blockers: dict[str, int] = {}
     for chunk in _chunks(sorted(entity_keys), _MAX_PARAMETERS):
         placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT entity_key, MIN(seq) AS first_seq FROM set_aside "
             f"WHERE entity_key IN ({placeholders}) GROUP BY entity_key",
             tuple(chunk),
-        ) as cursor:
-            async for row in cursor:
-                blockers[row["entity_key"]] = int(row["first_seq"])
+        )
+        for row in rows:
+            blockers[row["entity_key"]] = int(row["first_seq"])
     return blockers
 
 

@@ -39,6 +39,7 @@ def is_working_day(day: date) -> bool:
         return day.weekday() < 5
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, days: int) -> date:
     """Return the ``days``-th working day after ``start``.
 

@@ -1,10 +1,12 @@
 """Writing replayed events as JSON Lines, CSV or Parquet, and the export loop that feeds them.
 
 JSON Lines keeps each envelope whole, with ``seq`` and ``subject`` in
-front. CSV and Parquet flatten it into ``COLUMNS``, with the payload as
-JSON text. A file is written under a temporary name beside the target and
-renamed only when the replay succeeded, so a target never contains half
-an export.
+front: an envelope in the current schema version is copied byte for byte
+as the stream stores it, without decoding its payload, and an older one
+is written as the upcasters turn it. CSV and Parquet flatten it into
+``COLUMNS``, with the payload as JSON text. A file is written under a
+temporary name beside the target and renamed only when the replay
+succeeded, so a target never contains half an export.
 """
 
 from __future__ import annotations
@@ -61,6 +63,20 @@ COLUMNS: tuple[str, ...] = (
 ROW_GROUP_ROWS = 20_000
 """Rows buffered per Parquet row group; at about 1 KB per event that is about 20 MB."""
 PARQUET_TIME_ZONE = "Asia/Shanghai"
+DICTIONARY_COLUMNS: tuple[str, ...] = (
+    "type",
+    "version",
+    "region",
+    "department",
+    "source_adapter",
+    "source_system",
+)
+"""Parquet columns with few distinct values, dictionary-encoded.
+
+Dictionary encoding of the other columns (ids, keys, payloads), which are
+mostly unique, made a 20,000-event export larger and about 40 % slower to
+write (pyarrow 26, zstd).
+"""
 
 
 class ParquetUnavailableError(ConfigError):
@@ -73,7 +89,13 @@ class ParquetUnavailableError(ConfigError):
 
 
 class Exporter(Protocol):
-    """A writer of replayed events in one file format."""
+    """A writer of replayed events in one file format.
+
+    An exporter with a true ``copies_envelopes`` attribute writes the raw
+    envelope of each event whose ``raw`` is set and never reads its
+    ``event``, so the export does not decode those payloads unless it is
+    strict.
+    """
 
     def write(self, events: Sequence[ReplayedEvent]) -> None:
         """Write events in the order given."""
@@ -89,6 +111,16 @@ _encoder = msgspec.json.Encoder()
 
 def flat_row(item: ReplayedEvent) -> tuple[Any, ...]:
     """Return the values of ``COLUMNS`` for one event; times stay ``datetime``."""
+    row = flat_values(item)
+    return (*row[:-1], row[-1].decode())
+
+
+def flat_values(item: ReplayedEvent) -> tuple[Any, ...]:
+    """Return the values of ``COLUMNS`` like ``flat_row``, with the payload as UTF-8 JSON bytes.
+
+    Arrow takes UTF-8 bytes for a string column as they are, while a
+    Python string of Chinese text would first be encoded to UTF-8 again.
+    """
     event = item.event
     return (
         item.seq,
@@ -105,24 +137,29 @@ def flat_row(item: ReplayedEvent) -> tuple[Any, ...]:
         event.causation_id,
         event.source.adapter,
         event.source.system,
-        _encoder.encode(event.payload).decode(),
+        _encoder.encode(event.payload),
     )
 
 
 class JsonLinesExporter:
     """One envelope per line as JSON, with ``seq`` and ``subject`` as its first members."""
 
+    copies_envelopes = True
+
     def __init__(self, output: BinaryIO) -> None:
         self._output = output
 
     def write(self, events: Sequence[ReplayedEvent]) -> None:
+        encode = _encoder.encode
         lines = []
         for item in events:
-            envelope = encode_event(item.event)
-            # The envelope is a JSON object, so its opening brace is replaced
-            # by the two extra members and the rest is copied unchanged.
-            head = b'{"seq":%d,"subject":%b,' % (item.seq, _encoder.encode(item.subject))
-            lines.append(head + envelope[1:] + b"\n")
+            # An envelope in the current version is copied as stored; an
+            # upcast one is encoded again. The envelope is a JSON object, so
+            # its opening brace is replaced by the two extra members.
+            envelope = item.raw if item.raw is not None else encode_event(item.event)
+            lines.append(
+                b'{"seq":%d,"subject":%b,%b\n' % (item.seq, encode(item.subject), envelope[1:])
+            )
         self._output.write(b"".join(lines))
 
     def close(self) -> None:
@@ -185,36 +222,56 @@ def parquet_schema() -> Any:
 
 
 class ParquetExporter:
-    """Flat rows in Parquet (zstd), written in row groups so that memory stays bounded."""
+    """Flat rows in Parquet (zstd), written in row groups so that memory stays bounded.
+
+    Each batch handed to ``write`` becomes an Arrow record batch at once, so
+    the buffered row group is kept as Arrow columns rather than as Python
+    objects. A row group is written when ``row_group_rows`` rows are
+    buffered.
+    """
 
     def __init__(self, output: BinaryIO, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         self._pa, pq = load_pyarrow()
         self._schema = parquet_schema()
-        self._writer: Any = pq.ParquetWriter(output, self._schema, compression="zstd")
+        self._writer: Any = pq.ParquetWriter(
+            output, self._schema, compression="zstd", use_dictionary=list(DICTIONARY_COLUMNS)
+        )
         self._row_group_rows = row_group_rows
-        self._rows: list[tuple[Any, ...]] = []
+        self._batches: list[Any] = []
+        self._buffered = 0
 
     def write(self, events: Sequence[ReplayedEvent]) -> None:
-        self._rows.extend(flat_row(item) for item in events)
-        while len(self._rows) >= self._row_group_rows:
-            self._flush(self._rows[: self._row_group_rows])
-            del self._rows[: self._row_group_rows]
-
-    def _flush(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        columns = list(zip(*rows, strict=True))
+        if not events:
+            return
+        columns = zip(*(flat_values(item) for item in events), strict=True)
         arrays = [
             self._pa.array(values, type=field.type)
             for values, field in zip(columns, self._schema, strict=True)
         ]
-        table = self._pa.Table.from_arrays(arrays, schema=self._schema)
-        self._writer.write_table(table, row_group_size=len(rows))
+        self._batches.append(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._buffered += len(events)
+        if self._buffered >= self._row_group_rows:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, *, whole_groups_only: bool) -> None:
+        table = self._pa.Table.from_batches(self._batches, schema=self._schema)
+        size = self._row_group_rows
+        written = 0
+        while table.num_rows - written >= size or (
+            not whole_groups_only and written < table.num_rows
+        ):
+            rows = min(size, table.num_rows - written)
+            self._writer.write_table(table.slice(written, rows), row_group_size=rows)
+            written += rows
+        rest = table.slice(written)
+        self._batches = rest.to_batches() if rest.num_rows else []
+        self._buffered = rest.num_rows
 
     def close(self) -> None:
         if self._writer is None:
             return
-        if self._rows:
-            self._flush(self._rows)
-            self._rows = []
+        if self._buffered:
+            self._flush(whole_groups_only=False)
         self._writer.close()
         self._writer = None
 
@@ -289,6 +346,9 @@ async def export_events(
     """
     started = time.monotonic()
     counts = SelectionCounts()
+    # With ``strict`` every payload is decoded, so that one breaking its
+    # contract stops the export even where the exporter would copy it.
+    decode_payloads = strict or not getattr(exporter, "copies_envelopes", False)
     log.info(
         "replay_started",
         stream=selection.stream,
@@ -297,15 +357,24 @@ async def export_events(
         window=_window_fields(window),
     )
     async with StreamReader.open(
-        js, selection.stream, window, subject=selection.subject, batch_size=batch_size
+        js,
+        selection.stream,
+        window,
+        subject=selection.subject,
+        batch_size=batch_size,
+        read_ahead=True,
     ) as reader:
         announced = False
-        async with aclosing(reader.batches()) as batches:
+        async with aclosing(reader.deliveries()) as batches:
             async for batch in batches:
                 if progress is not None and not announced and reader.first_read is not None:
                     progress.started(reader.first_read, reader.last_seq)
                     announced = True
-                exporter.write(decode_batch(batch, selection, counts, strict=strict))
+                exporter.write(
+                    decode_batch(
+                        batch, selection, counts, strict=strict, decode_payloads=decode_payloads
+                    )
+                )
                 if progress is not None:
                     progress.advanced(reader.position, counts.kept)
         result = ExportResult(

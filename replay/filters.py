@@ -1,11 +1,13 @@
 """Which messages of a replay become events: subject filters, decoding and event-type checks.
 
 Family, region and key become one NATS subject filter, so the server sends
-only matching messages. The event type is checked after decoding, because
-it travels in the envelope. Every message is decoded through
-``contracts.envelope.decode_event``, so old schema versions pass through
-the upcasters. A message that still does not decode is counted and
-reported, never silently dropped.
+only matching messages. The event type travels in the envelope. With a
+type or key filter the envelope's type, version and key are decoded
+first, and an event of the current version that does not match is
+counted as filtered without decoding its payload. Every other message is
+decoded through ``contracts.envelope.decode_event``, so old schema
+versions pass through the upcasters. A message that still does not
+decode is counted and reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from datetime import datetime
 
 import msgspec
 import structlog
-from nats.aio.msg import Msg
 
 from bus.errors import BusError, ConfigError
 from bus.i18n import N_
 from bus.streams import DEADLETTER, DECLARED, OPS, QUARANTINE
 from contracts.envelope import CURRENT_VERSIONS, Envelope, EventDecodeError, decode_event
 from contracts.subjects import encode_token
+from replay.envelopes import EventHead, decode_current_version, decode_head
+from replay.reader import Delivery, stream_time
 
 log = structlog.get_logger(__name__)
 
@@ -161,14 +164,52 @@ def _event_type(name: str, family: str | None) -> str:
     return full
 
 
-class ReplayedEvent(msgspec.Struct, frozen=True):
-    """A decoded event with where and when the stream stored it."""
+class ReplayedEvent:
+    """An event with where and when the stream stored it.
 
-    seq: int
-    subject: str
-    stream_time: datetime
-    """The stream's timestamp of the message: when the server stored it."""
-    event: Envelope
+    ``event`` is decoded from ``raw`` on first access when ``decode_batch``
+    ran without ``decode_payloads``.
+    """
+
+    __slots__ = ("_event", "raw", "seq", "stored_ns", "subject")
+
+    def __init__(
+        self,
+        seq: int,
+        subject: str,
+        stored_ns: int,
+        event: Envelope | None,
+        raw: bytes | None = None,
+    ) -> None:
+        if event is None and raw is None:
+            raise ValueError("a replayed event needs its decoded event or its raw envelope")
+        self.seq = seq
+        self.subject = subject
+        self.stored_ns = stored_ns
+        """When the server stored the message, in nanoseconds since the Unix epoch."""
+        self.raw = raw
+        """The envelope as stored, when it is in the current version and on one line,
+        so that a JSON exporter can copy it instead of encoding ``event`` again."""
+        self._event = event
+
+    @property
+    def event(self) -> Envelope:
+        """The decoded envelope.
+
+        Raises:
+            EventDecodeError: the payload, decoded only now, breaks its contract.
+        """
+        if self._event is None:
+            self._event = decode_event(self.raw or b"")
+        return self._event
+
+    @property
+    def stream_time(self) -> datetime:
+        """The stream's timestamp of the message, in UTC to the microsecond."""
+        return stream_time(self.stored_ns)
+
+    def __repr__(self) -> str:
+        return f"ReplayedEvent(seq={self.seq}, subject={self.subject!r})"
 
 
 class UndecodableMessage(msgspec.Struct, frozen=True):
@@ -203,38 +244,86 @@ class UndecodableMessageError(BusError):
 
 
 def decode_batch(
-    messages: Sequence[Msg],
+    deliveries: Sequence[Delivery],
     selection: Selection,
     counts: SelectionCounts,
     *,
     strict: bool = False,
+    decode_payloads: bool = True,
 ) -> list[ReplayedEvent]:
     """Decode a batch and keep the events that pass the selection; update ``counts``.
+
+    Without ``decode_payloads`` an envelope in the current version of its
+    type, on one line, is checked only for its type, version and key and
+    kept as raw bytes. Its payload is then not checked against the
+    contract. Older versions are decoded and upcast either way.
 
     Raises:
         UndecodableMessageError: with ``strict``, at the first undecodable message.
     """
     kept: list[ReplayedEvent] = []
-    for message in messages:
-        counts.read += 1
-        metadata = message.metadata
-        seq = metadata.sequence.stream
-        try:
-            event = decode_event(message.data)
-        except EventDecodeError as exc:
-            _count_undecodable(counts, seq, message.subject, exc.reason, selection.stream)
-            if strict:
-                raise UndecodableMessageError(
-                    seq=seq, subject=message.subject, stream=selection.stream, reason=exc.reason
-                ) from exc
-            continue
-
-        if not selection.keeps(event):
+    filters = bool(selection.types) or selection.key is not None
+    counts.read += len(deliveries)
+    for message, info in deliveries:
+        data = message.data
+        if not decode_payloads:
+            head = decode_head(data)
+            if (
+                head is not None
+                and head.version == CURRENT_VERSIONS.get(head.type)
+                and _one_line_object(data)
+            ):
+                if filters and not _head_passes(head, selection):
+                    counts.filtered += 1
+                    continue
+                kept.append(ReplayedEvent(info.stream_seq, message.subject, info.timestamp_ns,
+                                          None, data))
+                continue
+        elif filters and _filtered_by_head(data, selection):
             counts.filtered += 1
             continue
-        kept.append(ReplayedEvent(seq, message.subject, metadata.timestamp, event))
+
+        event = decode_current_version(data)
+        raw = data if event is not None and _one_line_object(data) else None
+        if event is None:
+            try:
+                event = decode_event(data)
+            except EventDecodeError as exc:
+                seq = info.stream_seq
+                _count_undecodable(counts, seq, message.subject, exc.reason, selection.stream)
+                if strict:
+                    raise UndecodableMessageError(
+                        seq=seq, subject=message.subject, stream=selection.stream, reason=exc.reason
+                    ) from exc
+                continue
+
+        if filters and not selection.keeps(event):
+            counts.filtered += 1
+            continue
+        kept.append(ReplayedEvent(info.stream_seq, message.subject, info.timestamp_ns, event, raw))
     counts.kept += len(kept)
     return kept
+
+
+def _one_line_object(data: bytes) -> bool:
+    # Compact JSON has no line breaks: inside strings they are escaped, so
+    # raw ones can only be white space between tokens, which would split
+    # a JSON Lines record.
+    return data[:1] == b"{" and b"\n" not in data and b"\r" not in data
+
+
+def _head_passes(head: EventHead, selection: Selection) -> bool:
+    if selection.types and head.type not in selection.types:
+        return False
+    return selection.key is None or head.key == selection.key
+
+
+def _filtered_by_head(data: bytes, selection: Selection) -> bool:
+    """Tell whether a current-version event fails the type or key check, from its head alone."""
+    head = decode_head(data)
+    if head is None or not head.current:
+        return False
+    return not _head_passes(head, selection)
 
 
 def _count_undecodable(

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from bus.streams import CASES
-from contracts.case import CasePayload
+from contracts.case import CASE_PAYLOADS
 from contracts.subjects import encode_token
 from projections.base import ApplyCounts, Delivered
 from projections.cases.model import MAX_PROMISED_DAYS, apply_events
@@ -23,6 +23,7 @@ from projections.set_aside import entity_key_of
 
 __all__ = ["CasesProjection"]
 
+_CASE_PAYLOAD_TYPES: frozenset[type] = frozenset(CASE_PAYLOADS)
 _EARLIEST_YEAR = 1949
 _LATEST_YEAR = 2999
 
@@ -52,13 +53,13 @@ class CasesProjection:
     def check(self, delivered: Delivered) -> str | None:
         """Return why a decoded event cannot enter the case database, or None."""
         event = delivered.event
-        if not isinstance(event.payload, CasePayload):
+        if type(event.payload) not in _CASE_PAYLOAD_TYPES:
             return f"event type {event.type} is not a case event"
         if entity_key_of(delivered.subject) != encode_token(event.key):
             return f"subject {delivered.subject} does not carry the envelope key {event.key!r}"
         for field, moment in (("occurred_at", event.occurred_at),
                               ("recorded_at", event.recorded_at)):
-            if moment.tzinfo is None or moment.utcoffset() is None:
+            if moment.utcoffset() is None:
                 return f"{field} has no time zone"
             if not _EARLIEST_YEAR <= moment.year <= _LATEST_YEAR:
                 return f"{field} year {moment.year} is outside {_EARLIEST_YEAR}-{_LATEST_YEAR}"

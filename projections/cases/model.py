@@ -12,7 +12,7 @@ so the model orders by business time, not by arrival:
   resumption (特别程序 does not count against the time limit).
 
 A batch loads the rows it touches with a few ``IN`` queries, updates them in
-memory and writes them back with ``executemany``.
+memory and writes them back with multi-row ``INSERT`` statements.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from contracts.identifiers import mask_identifier
 from projections.base import ApplyCounts, Delivered
 from projections.cases.schema import CASE_COLUMNS
 from projections.pseudonym import Pseudonymizer
+from projections.sql import insert_rows
 from projections.workdays import CHINA_TZ, add_working_days, working_days_between
 
 PAUSE_EVENTS = frozenset({"case.suspended", "case.resumed"})
@@ -73,7 +74,13 @@ class CaseRecord(msgspec.Struct, kw_only=True):
 
     def as_row(self) -> tuple[object, ...]:
         """Return the column values in ``CASE_COLUMNS`` order."""
-        return tuple(getattr(self, column) for column in CASE_COLUMNS)
+        return msgspec.structs.astuple(self)
+
+
+if CaseRecord.__struct_fields__ != CASE_COLUMNS:
+    # as_row relies on the field order; a field added to one and not the
+    # other would shift every later column of the stored rows.
+    raise RuntimeError("CaseRecord fields must follow CASE_COLUMNS")
 
 
 def business_time(moment: datetime) -> str:
@@ -124,15 +131,40 @@ def compute_due_date(record: CaseRecord) -> str | None:
     return add_working_days(start, record.promised_days + record.paused_days).isoformat()
 
 
-def stored_payload(payload: CasePayload, pseudonymizer: Pseudonymizer) -> str:
+class BatchPseudonyms:
+    """Pseudonyms computed once per identifier within one batch.
+
+    An application's identifier is needed for its row and for its stored
+    history entry, and HMAC-SM3 costs a few microseconds each time.
+    """
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer
+        self._known: dict[str, str] = {}
+
+    def pseudonym(self, identifier: str) -> str:
+        """Return the pseudonym of ``identifier``."""
+        known = self._known.get(identifier)
+        if known is None:
+            known = self._known[identifier] = self._pseudonymizer.pseudonym(identifier)
+        return known
+
+
+_payload_encoder = msgspec.json.Encoder()
+
+
+def stored_payload(payload: CasePayload, pseudonymizer: Pseudonymizer | BatchPseudonyms) -> str:
     """Encode a payload for ``case_events`` with its identifiers pseudonymised and masked."""
+    if not isinstance(payload, CaseSubmitted):
+        # Only an application carries personal identifiers; the others are
+        # stored as the bus encodes them.
+        return _payload_encoder.encode(payload).decode()
     fields = msgspec.to_builtins(payload)
-    if isinstance(payload, CaseSubmitted):
-        fields["applicant_id"] = mask_identifier(payload.applicant_id)
-        fields["applicant_pseudonym"] = pseudonymizer.pseudonym(payload.applicant_id)
-        if payload.phone is not None:
-            fields["phone"] = mask_identifier(payload.phone)
-    return msgspec.json.encode(fields).decode()
+    fields["applicant_id"] = mask_identifier(payload.applicant_id)
+    fields["applicant_pseudonym"] = pseudonymizer.pseudonym(payload.applicant_id)
+    if payload.phone is not None:
+        fields["phone"] = mask_identifier(payload.phone)
+    return _payload_encoder.encode(fields).decode()
 
 
 def case_payload(event: Envelope) -> CasePayload:
@@ -143,23 +175,37 @@ def case_payload(event: Envelope) -> CasePayload:
     return payload
 
 
-def new_record(event: Envelope) -> CaseRecord:
-    """Start the row of a case from its first event to arrive, whichever type it is."""
+def new_record(event: Envelope, at: str | None = None) -> CaseRecord:
+    """Start the row of a case from its first event to arrive, whichever type it is.
+
+    ``at`` is the event's business time as ``business_time`` formats it,
+    when the caller has it already.
+    """
     payload = case_payload(event)
     return CaseRecord(
         code=event.key,
         local_no=payload.local_no,
         system=payload.system,
         status=short_name(event.type),
-        status_at=business_time(event.occurred_at),
+        status_at=business_time(event.occurred_at) if at is None else at,
         department_code=event.department,
         region=event.region,
     )
 
 
-def apply_event(record: CaseRecord, event: Envelope, pseudonymizer: Pseudonymizer) -> None:
-    """Fold one new event into ``record``; pauses are folded by the caller."""
-    at = business_time(event.occurred_at)
+def apply_event(
+    record: CaseRecord,
+    event: Envelope,
+    pseudonymizer: Pseudonymizer | BatchPseudonyms,
+    at: str | None = None,
+) -> None:
+    """Fold one new event into ``record``; pauses are folded by the caller.
+
+    ``at`` is the event's business time as ``business_time`` formats it,
+    when the caller has it already.
+    """
+    if at is None:
+        at = business_time(event.occurred_at)
     if (at, STATUS_RANK[event.type]) > (record.status_at, status_rank(record.status)):
         record.status = short_name(event.type)
         record.status_at = at
@@ -182,7 +228,10 @@ def apply_event(record: CaseRecord, event: Envelope, pseudonymizer: Pseudonymize
 
 
 def _apply_submitted(
-    record: CaseRecord, payload: CaseSubmitted, at: str, pseudonymizer: Pseudonymizer
+    record: CaseRecord,
+    payload: CaseSubmitted,
+    at: str,
+    pseudonymizer: Pseudonymizer | BatchPseudonyms,
 ) -> None:
     if record.submitted_at is None or at < record.submitted_at:
         record.submitted_at = at
@@ -208,10 +257,10 @@ async def _existing_event_ids(connection: aiosqlite.Connection, ids: Sequence[st
     found: set[str] = set()
     for chunk in _chunks(sorted(set(ids))):
         placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT event_id FROM case_events WHERE event_id IN ({placeholders})", tuple(chunk)
-        ) as cursor:
-            found.update(row["event_id"] for row in await cursor.fetchall())
+        )
+        found.update(row["event_id"] for row in rows)
     return found
 
 
@@ -221,11 +270,10 @@ async def _load_records(
     records: dict[str, CaseRecord] = {}
     for chunk in _chunks(sorted(set(codes))):
         placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE code IN ({placeholders})",
             tuple(chunk),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         for row in rows:
             record = CaseRecord(**dict(zip(CASE_COLUMNS, row, strict=True)))
             records[record.code] = record
@@ -238,28 +286,23 @@ async def _load_pauses(
     pauses: dict[str, list[tuple[str, str]]] = {code: [] for code in codes}
     for chunk in _chunks(sorted(set(codes))):
         placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
+        rows = await connection.execute_fetchall(
             f"SELECT code, occurred_at, type FROM case_events WHERE code IN ({placeholders}) "
             "AND type IN ('case.suspended', 'case.resumed')",
             tuple(chunk),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         for row in rows:
             pauses[row["code"]].append((row["occurred_at"], row["type"]))
     return pauses
 
 
-_UPSERT_CASE = (
-    f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(CASE_COLUMNS))}) "
-    "ON CONFLICT (code) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in CASE_COLUMNS[1:])
+_INSERT_CASES = f"INSERT INTO cases ({', '.join(CASE_COLUMNS)})"
+_ON_CASE_CONFLICT = " ON CONFLICT (code) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in CASE_COLUMNS[1:]
 )
-
-_INSERT_EVENT = (
+_INSERT_EVENTS = (
     "INSERT INTO case_events "
-    "(event_id, code, seq, type, occurred_at, recorded_at, source_system, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "(event_id, code, seq, type, occurred_at, recorded_at, source_system, payload)"
 )
 
 
@@ -278,6 +321,7 @@ async def apply_events(
     pauses = await _load_pauses(connection, pause_codes) if pause_codes else {}
 
     counts = ApplyCounts()
+    pseudonyms = BatchPseudonyms(pseudonymizer)
     touched: dict[str, CaseRecord] = {}
     event_rows: list[tuple[object, ...]] = []
     for item in events:
@@ -287,11 +331,11 @@ async def apply_events(
             continue
         seen.add(event.id)
 
+        occurred = business_time(event.occurred_at)
         record = records.get(event.key)
         if record is None:
-            record = records[event.key] = new_record(event)
-        apply_event(record, event, pseudonymizer)
-        occurred = business_time(event.occurred_at)
+            record = records[event.key] = new_record(event, occurred)
+        apply_event(record, event, pseudonyms, occurred)
         if event.type in PAUSE_EVENTS:
             pauses[event.key].append((occurred, event.type))
         touched[event.key] = record
@@ -304,7 +348,7 @@ async def apply_events(
             occurred,
             business_time(event.recorded_at),
             event.source.system,
-            stored_payload(case_payload(event), pseudonymizer),
+            stored_payload(case_payload(event), pseudonyms),
         ))
         counts.applied += 1
 
@@ -313,6 +357,7 @@ async def apply_events(
             record.paused_days = compute_paused_days(pauses[code])
         record.due_date = compute_due_date(record)
 
-    await connection.executemany(_UPSERT_CASE, [record.as_row() for record in touched.values()])
-    await connection.executemany(_INSERT_EVENT, event_rows)
+    case_rows = [record.as_row() for record in touched.values()]
+    await insert_rows(connection, _INSERT_CASES, case_rows, tail=_ON_CASE_CONFLICT)
+    await insert_rows(connection, _INSERT_EVENTS, event_rows)
     return counts

@@ -130,3 +130,27 @@ def test_cli_rejects_unknown_scenario(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown scenario nosuch" in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_events_sets_every_size(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    arguments = ["bench", "run", "publish", "--runs", "1", "--events", "700", "--out", str(out)]
+
+    result = CliRunner().invoke(build_root(), ["--lang", "en", *arguments])
+
+    assert result.exit_code == 0, result.output
+    [scenario] = json.loads(out.read_text(encoding="utf-8"))["scenarios"]
+    assert scenario["name"] == "publish"
+    assert scenario["events"] == 700
+    assert out.with_suffix(".png").exists()
+
+
+def test_cli_rejects_events_below_one(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+
+    result = CliRunner().invoke(
+        build_root(), ["bench", "run", "publish", "--events", "0", "--out", str(out)]
+    )
+
+    assert result.exit_code == 2
+    assert not out.exists()

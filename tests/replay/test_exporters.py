@@ -11,7 +11,7 @@ import msgspec
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, encode_event
 from replay.exporters import (
     COLUMNS,
     Format,
@@ -23,7 +23,7 @@ from replay.exporters import (
 )
 from replay.filters import select
 from replay.reader import ReplayWindow
-from tests.projections.helpers import at, case_event, publish
+from tests.projections.helpers import at, case_event, publish, publish_raw
 from tests.replay import Bus, flow
 
 REMARK = '第一行,含逗号\n第二行 "引号"'
@@ -142,3 +142,46 @@ def test_output_file_replaced_only_on_success(tmp_path: Path) -> None:
     assert kept == b"old\n"
     assert path.read_bytes() == b"new\n"
     assert sorted(item.name for item in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+async def test_jsonl_copies_current_envelope_bytes(bus: Bus, tmp_path: Path) -> None:
+    """An envelope in the current version is written as stored, key order and all."""
+    _client, js = bus
+    event = case_event("accepted", "C7", at("2026-10-12"), promised_days=3)
+    stored = msgspec.json.encode(dict(reversed(msgspec.json.decode(encode_event(event)).items())))
+    seq = await publish_raw(js, "zw.case.51.16.02.C7", stored, event.id)
+    path = tmp_path / "raw.jsonl"
+
+    await _export(js, path, "jsonl")
+
+    [line] = path.read_bytes().splitlines()
+    assert line == b'{"seq":%d,"subject":"zw.case.51.16.02.C7",%b' % (seq, stored[1:])
+
+
+async def test_jsonl_encodes_envelope_spread_over_lines(bus: Bus, tmp_path: Path) -> None:
+    _client, js = bus
+    event = case_event("accepted", "C8", at("2026-10-12"), promised_days=3)
+    pretty = msgspec.json.format(encode_event(event), indent=2)
+    await publish_raw(js, "zw.case.51.16.02.C8", pretty, event.id)
+    path = tmp_path / "pretty.jsonl"
+
+    await _export(js, path, "jsonl")
+
+    [line] = path.read_bytes().splitlines()
+    assert msgspec.json.decode(line, type=Envelope, strict=False) == event
+
+
+async def test_jsonl_counts_undecodable_without_payload_decode(bus: Bus, tmp_path: Path) -> None:
+    client, js = bus
+    await publish(client, flow("C1"))
+    await publish_raw(js, "zw.case.51.16.02.C1", b'{"type":"case.unknown"}', "bad-type")
+    path = tmp_path / "mixed.jsonl"
+
+    with output_file(path) as output:
+        exporter = open_exporter("jsonl", output)
+        result = await export_events(js, select(), ReplayWindow(), exporter)
+        exporter.close()
+
+    assert len(path.read_bytes().splitlines()) == 3
+    assert result.counts.kept == 3
+    assert result.counts.undecodable == 1

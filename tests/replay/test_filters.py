@@ -10,10 +10,11 @@ import pytest
 from bus.errors import ConfigError
 from bus.streams import CASES, ITEMS
 from contracts.envelope import UPCASTERS, encode_event
+from replay.exporters import export_events
 from replay.filters import UndecodableMessageError, select
 from replay.reader import ReplayWindow
 from tests.projections.helpers import at, case_event, publish, publish_raw, subject_of
-from tests.replay import CITY_REGION, Bus, flow, replay_all
+from tests.replay import CITY_REGION, Bus, CollectingExporter, flow, replay_all
 
 
 def test_select_defaults_to_cases() -> None:
@@ -186,3 +187,43 @@ async def test_filters_combine_with_window(bus: Bus) -> None:
     exporter, _ = await replay_all(js, ReplayWindow(from_seq=2, to_seq=8), select(key="C1"))
 
     assert [item.seq for item in exporter.events] == [2, 3, 7, 8]
+
+
+class RawCollectingExporter(CollectingExporter):
+    """A collecting exporter that, like JSON Lines, copies raw envelopes."""
+
+    copies_envelopes = True
+
+
+async def test_type_filter_without_payload_decode(bus: Bus) -> None:
+    """JSON Lines filters current-version events by their head; the kept ones decode on access."""
+    client, js = bus
+    first = flow("C1")
+    await publish(client, first)
+    exporter = RawCollectingExporter()
+
+    result = await export_events(
+        js, select(types=["accepted"]), ReplayWindow(), exporter, batch_size=2
+    )
+
+    assert [item.raw is not None for item in exporter.events] == [True]
+    assert exporter.ids == [first[1].id]
+    assert result.counts.read == 3
+    assert result.counts.filtered == 2
+
+
+async def test_strict_decodes_payloads_for_copying_exporter(bus: Bus) -> None:
+    client, js = bus
+    event = case_event("accepted", "C1", at("2026-10-12"), promised_days=3)
+    broken = msgspec.json.decode(encode_event(event))
+    broken["payload"]["promised_days"] = "three"
+    await publish(client, flow("C2"))
+    bad_seq = await publish_raw(js, subject_of(event), msgspec.json.encode(broken), event.id)
+
+    lenient = await export_events(js, select(), ReplayWindow(), RawCollectingExporter())
+    with pytest.raises(UndecodableMessageError) as raised:
+        await export_events(js, select(), ReplayWindow(), RawCollectingExporter(), strict=True)
+
+    assert lenient.counts.kept == 4
+    assert lenient.counts.undecodable == 0
+    assert raised.value.facts["seq"] == bad_seq
