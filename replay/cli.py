@@ -61,8 +61,8 @@ class _TimeParam(click.ParamType[datetime]):
 
 TIME = _TimeParam()
 
-_EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "csv_encoding",
-                "from_seq", "since", "until")
+_EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "unmask",
+                "csv_encoding", "from_seq", "since", "until")
 
 
 @click.group(
@@ -101,6 +101,9 @@ _EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "cs
               help=_("Event type to keep, such as case.accepted or accepted. Repeatable."))
 @click.option("--strict", is_flag=True,
               help=_("Fail at the first message that cannot be decoded instead of counting it."))
+@click.option("--unmask", is_flag=True,
+              help=_("Write identity numbers, phone numbers and person references as stored "
+                     "instead of masked."))
 @click.option("--csv-encoding", type=click.Choice(CSV_ENCODINGS), default="utf-8",
               show_default=True,
               help=_("Encoding of CSV output; utf-8-sig lets Excel recognise UTF-8."))
@@ -175,7 +178,9 @@ def _export(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> 
                     console=error_console, shown=shown,
                 ) as progress:
                     result = run(_export_from_bus(settings, selection, window, exporter,
-                                                  strict=options["strict"], progress=progress))
+                                                  strict=options["strict"],
+                                                  mask=not options["unmask"],
+                                                  progress=progress))
             finally:
                 exporter.close()
     except BrokenPipeError:
@@ -195,11 +200,12 @@ async def _export_from_bus(
     exporter: Exporter,
     *,
     strict: bool,
+    mask: bool,
     progress: SequenceProgress,
 ) -> ExportResult:
     async with open_bus(settings, name="zwbus-replay") as (_client, js):
         return await export_events(
-            js, selection, window, exporter, strict=strict, progress=progress
+            js, selection, window, exporter, strict=strict, mask=mask, progress=progress
         )
 
 

@@ -32,6 +32,7 @@ from bus.errors import ConfigError
 from bus.i18n import N_
 from contracts.envelope import encode_event
 from replay.filters import ReplayedEvent, Selection, SelectionCounts, decode_batch
+from replay.masking import mask_personal
 from replay.reader import FETCH_BATCH, ReadProgress, ReplayWindow, StreamReader
 
 log = structlog.get_logger(__name__)
@@ -336,10 +337,14 @@ async def export_events(
     exporter: Exporter,
     *,
     strict: bool = False,
+    mask: bool = False,
     progress: ReadProgress | None = None,
     batch_size: int = FETCH_BATCH,
 ) -> ExportResult:
     """Replay the selection within the window into ``exporter``.
+
+    With ``mask``, identity numbers, phone numbers and person references in
+    payloads are masked (``replay.masking``).
 
     The exporter is not closed here. Raises ``UndecodableMessageError`` with
     ``strict``, and ``StreamError`` when the stream is missing or stalls.
@@ -370,11 +375,10 @@ async def export_events(
                 if progress is not None and not announced and reader.first_read is not None:
                     progress.started(reader.first_read, reader.last_seq)
                     announced = True
-                exporter.write(
-                    decode_batch(
-                        batch, selection, counts, strict=strict, decode_payloads=decode_payloads
-                    )
+                kept = decode_batch(
+                    batch, selection, counts, strict=strict, decode_payloads=decode_payloads
                 )
+                exporter.write(mask_personal(kept) if mask else kept)
                 if progress is not None:
                     progress.advanced(reader.position, counts.kept)
         result = ExportResult(

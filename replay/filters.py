@@ -141,10 +141,10 @@ def _subject_filter(family: str | None, region: str | None, key: str | None) -> 
     tokens = [] if region is None else [region[i : i + 2] for i in range(0, len(region), 2)]
     if key is None:
         return ".".join(["zw", family, *tokens, ">"])
-    # NOTE: the key is taken as the one token after the three region
-    # tokens, as entity_subject writes it. Subjects with a longer key (a
-    # hall ticket under its hall) are not matched by --key.
     tokens += ["*"] * (3 - len(tokens))
+    if family == "hall":
+        # Hall subjects carry the hall code before the booking or ticket id.
+        tokens.append("*")
     return ".".join(["zw", family, *tokens, encode_token(key)])
 
 

@@ -19,10 +19,18 @@ from bus.connect import open_bus
 from bus.settings import Settings
 from bus.streams import ensure_streams
 from contracts.envelope import Envelope
+from contracts.identifiers import mask_identifier
 from replay.filters import UndecodableMessageError
 from replay.reader import CHINA_ZONE
 from tests.bus import test_catalogues
-from tests.projections.helpers import at, case_event, publish, publish_raw, run_zwbus
+from tests.projections.helpers import (
+    APPLICANT_ID,
+    at,
+    case_event,
+    publish,
+    publish_raw,
+    run_zwbus,
+)
 from tests.replay import CITY_REGION, flow, stream_moment
 
 
@@ -216,3 +224,18 @@ def test_replay_catalogue_agrees_with_others(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(test_catalogues, "PACKAGES", (*test_catalogues.PACKAGES, "replay"))
 
     test_catalogues.test_shared_ids_translated_alike()
+
+
+def test_export_masks_personal_fields(published: Published, settings: Settings) -> None:
+    masked = zwbus(settings, "replay", "--type", "submitted")
+    raw = zwbus(settings, "replay", "--type", "submitted", "--unmask")
+
+    assert masked.exception is None, masked.output
+    assert raw.exception is None, raw.output
+    masked_ids = [msgspec.json.decode(line)["payload"]["applicant_id"]
+                  for line in masked.stdout.splitlines()]
+    raw_ids = [msgspec.json.decode(line)["payload"]["applicant_id"]
+               for line in raw.stdout.splitlines()]
+    assert raw_ids == [APPLICANT_ID] * len(raw_ids)
+    assert masked_ids == [mask_identifier(APPLICANT_ID)] * len(raw_ids)
+    assert APPLICANT_ID not in masked.stdout

@@ -10,6 +10,7 @@ import pytest
 from bus.errors import ConfigError
 from bus.streams import CASES, ITEMS
 from contracts.envelope import UPCASTERS, encode_event
+from contracts.subjects import hall_subject
 from replay.exporters import export_events
 from replay.filters import UndecodableMessageError, select
 from replay.reader import ReplayWindow
@@ -39,6 +40,27 @@ def test_select_defaults_to_cases() -> None:
 )
 def test_select_builds_subject_filter(region: str | None, key: str | None, subject: str) -> None:
     assert select(region=region, key=key).subject == subject
+
+
+def subject_matches(pattern: str | None, subject: str) -> bool:
+    """Match a subject against a NATS filter with ``*`` and ``>`` wildcards."""
+    assert pattern is not None
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or token not in ("*", tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+def test_hall_key_skips_hall_token() -> None:
+    selection = select(family="hall", region="511602", key="YY2026082700036")
+
+    assert selection.subject == "zw.hall.51.16.02.*.YY2026082700036"
+    assert subject_matches(
+        selection.subject, hall_subject("511602", "5116020001", "YY2026082700036")
+    )
 
 
 def test_select_family_picks_stream() -> None:
