@@ -87,34 +87,64 @@ class CaseCandidate:
 __all__ = ["CaseCandidate", "Rejection", "convert_case_record", "record_key_of"]
 
 
+Normalizer = Callable[[object], Any]
+
+_NORMALIZERS: tuple[tuple[frozenset[str], Normalizer], ...] = (
+    (CODE_FIELDS, normalize_code),
+    (ID_FIELDS, normalize_id_number),
+    (TEXT_FIELDS, normalize_text),
+    (INT_FIELDS, parse_int),
+)
+_PLANS: dict[int, tuple[Profile, tuple[tuple[str, str, Normalizer | None], ...]]] = {}
+_MAX_PLANS = 64
+
+
+def _plan(profile: Profile) -> tuple[tuple[str, str, Normalizer | None], ...]:
+    """Return (field, column, normaliser) per mapped field, worked out once per profile.
+
+    A time field has no normaliser; it is parsed with the profile's zone.
+    """
+    cached = _PLANS.get(id(profile))
+    if cached is not None and cached[0] is profile:
+        return cached[1]
+    steps = []
+    for field, column in profile.fields.items():
+        normalizer = next((norm for names, norm in _NORMALIZERS if field in names), None)
+        if normalizer is not None or field in TIME_FIELDS:
+            steps.append((field, column, normalizer))
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    # The profile is kept with its plan, so its id cannot be reused meanwhile.
+    _PLANS[id(profile)] = (profile, tuple(steps))
+    return tuple(steps)
+
+
 def _normalised(profile: Profile, record: SourceRecord, errors: ReasonCollector) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field, column in profile.fields.items():
-        raw = record.fields.get(column)
-        try:
-            if field in CODE_FIELDS:
-                values[field] = normalize_code(raw)
-            elif field in ID_FIELDS:
-                values[field] = normalize_id_number(raw)
-            elif field in TEXT_FIELDS:
-                values[field] = normalize_text(raw)
-            elif field in INT_FIELDS:
-                values[field] = parse_int(raw)
-        except FieldValueError as exc:
-            values[field] = None
-            errors.fail(
-                "record_malformed", column, str(raw), str(exc), sensitive=field in _MASKED_FIELDS
-            )
-            continue
-        if field in TIME_FIELDS:
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                values[field] = None
-                continue
+    fields = record.fields
+    for field, column, normalizer in _plan(profile):
+        raw = fields.get(column)
+        if normalizer is not None:
             try:
-                values[field] = parse_time(raw, tz=profile.zone, excel=True)
+                values[field] = normalizer(raw)
             except FieldValueError as exc:
-                errors.fail("time_invalid", column, str(raw), str(exc))
                 values[field] = None
+                errors.fail(
+                    "record_malformed",
+                    column,
+                    str(raw),
+                    str(exc),
+                    sensitive=field in _MASKED_FIELDS,
+                )
+            continue
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            values[field] = None
+            continue
+        try:
+            values[field] = parse_time(raw, tz=profile.zone, excel=True)
+        except FieldValueError as exc:
+            errors.fail("time_invalid", column, str(raw), str(exc))
+            values[field] = None
     return values
 
 
