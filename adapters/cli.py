@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 import msgspec
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column
 
+from adapters.details_zh import waiting_zh
 from adapters.family_profile import load_source_profile
 from adapters.family_records import FamilyCandidate
 from adapters.file_source import ingest_files
@@ -22,6 +22,13 @@ from adapters.ingest.parked import CASE_LANE, FAMILY_LANES, ParkedEvent, Parking
 from adapters.ingest.tally import Tally
 from adapters.items import DEFAULT_SOURCE_ID, import_catalogue
 from adapters.quarantine_export import mask_personal, write_entries
+from adapters.quarantine_list import (
+    FAMILIES,
+    entries_table,
+    entry_document,
+    newest_first,
+    select_entries,
+)
 from adapters.quarantine_view import EntryState, fold_quarantine
 from adapters.summary import print_tally, reason_label, render_reason, tally_document
 from bus.connect import open_bus
@@ -29,11 +36,12 @@ from bus.errors import ConfigError
 from bus.i18n import N_, _, current_language
 from bus.publisher import Publisher
 from bus.runner import run
+from bus.screen import FittedTable, ScreenConsole
 from bus.settings import Settings
 from bus.streams import ensure_streams
 
-console = Console()
-err_console = Console(stderr=True)
+console = ScreenConsole()
+err_console = ScreenConsole(stderr=True)
 
 
 def _english() -> bool:
@@ -222,25 +230,25 @@ def parked_list(settings: Settings, source_id: str | None, entity: str | None, l
         events = [item for item in events if item.source_id == source_id]
     if entity:
         events = [item for item in events if entity in (item.code, _local_number(item))]
-    table = Table(
-        _("Kind"),
-        _("Entity"),
-        _("Local number"),
-        _("Event"),
-        _("Waits for"),
-        _("Parked at"),
-        _("Record"),
+    table = FittedTable(
+        Column(_("Kind")),
+        Column(_("Entity"), no_wrap=True),
+        Column(_("Local number"), no_wrap=True),
+        Column(_("Event"), no_wrap=True),
+        Column(_("Waits for")),
+        Column(_("Parked at"), no_wrap=True),
+        Column(_("Record"), no_wrap=True),
     )
-    table.columns[1].no_wrap = True
-    table.columns[2].no_wrap = True
+    english = _english()
     for item in events[: limit or None]:
         kind = _entity_kind(item)
+        waiting = item.waiting_for if english else tuple(map(waiting_zh, item.waiting_for))
         table.add_row(
             _(ENTITY_KINDS[kind]) if kind in ENTITY_KINDS else "-",
             item.code,
             _local_number(item) or "-",
             item.event_type,
-            ", ".join(item.waiting_for),
+            ", ".join(waiting),
             item.parked_at.astimezone().strftime("%Y-%m-%d %H:%M"),
             f"{item.source_id}: {item.position.location}#{item.position.record}",
         )
@@ -265,28 +273,27 @@ async def _entries(settings: Settings, source_id: str | None) -> dict[str, Entry
         return await fold_quarantine(js, source_id=source_id)
 
 
-def _select(states: dict[str, EntryState], status: str, reason: str | None) -> list[EntryState]:
-    chosen = []
-    for state in states.values():
-        if status == "open" and not state.is_open:
-            continue
-        if status == "resolved" and state.is_open:
-            continue
-        if reason and all(item.code != reason for item in state.entry.reasons):
-            continue
-        chosen.append(state)
-    return chosen
-
-
 def _reason_text(state: EntryState, english: bool) -> str:
     return "\n".join(render_reason(reason, english=english) for reason in state.entry.reasons)
 
 
 _STATUS_CHOICE = click.Choice(["open", "resolved", "all"])
+_FAMILY = click.option(
+    "--family",
+    type=click.Choice(FAMILIES),
+    default=None,
+    help=_("Only entries of this record family."),
+)
 
 
-@quarantine.command("list", help=_("List quarantine entries."))
+@quarantine.command(
+    "list",
+    help=_(
+        "List quarantine entries, the latest first, each reason with the field it concerns."
+    ),
+)
 @click.option("--source", "source_id", default=None, help=_("Only entries of this source id."))
+@_FAMILY
 @click.option(
     "--status",
     type=_STATUS_CHOICE,
@@ -298,28 +305,32 @@ _STATUS_CHOICE = click.Choice(["open", "resolved", "all"])
 @click.option(
     "--limit", type=int, default=50, show_default=True, help=_("Maximum rows to print (0 for all).")
 )
+@click.option("--json", "as_json", is_flag=True, help=_("Write JSON instead of a table."))
 @click.pass_obj
 def quarantine_list(
-    settings: Settings, source_id: str | None, status: str, reason: str | None, limit: int
+    settings: Settings,
+    source_id: str | None,
+    family: str | None,
+    status: str,
+    reason: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
-    states = _select(run(_entries(settings, source_id)), status, reason)
-    table = Table(_("Entry"), _("Source"), _("Record"), _("Reasons"), _("Status"))
-    for state in states[: limit or None]:
-        entry = state.entry
-        position = f"{entry.position.location}#{entry.position.record}"
-        table.add_row(
-            entry.entry_id[:12],
-            entry.source_id,
-            position,
-            ", ".join(reason.code for reason in entry.reasons),
-            _("open") if state.is_open else _("resolved"),
-        )
-    console.print(table)
+    states = run(_entries(settings, source_id)).values()
+    chosen = newest_first(select_entries(states, status=status, reason=reason, family=family))
+    shown = chosen[: limit or None]
+    if as_json:
+        documents = [entry_document(state, english=_english()) for state in shown]
+        click.echo(json.dumps(documents, ensure_ascii=False, indent=2))
+        return
+    console.print(entries_table(shown))
     console.print(
-        _("{shown} of {total} entries shown.").format(
-            shown=min(len(states), limit or len(states)), total=len(states)
-        )
+        _("{shown} of {total} entries shown.").format(shown=len(shown), total=len(chosen))
     )
+    if len(shown) < len(chosen):
+        console.print(
+            _("Narrow the list with --source, --family or --reason, or raise --limit.")
+        )
 
 
 _UNMASK = click.option(
@@ -385,6 +396,7 @@ def quarantine_show(settings: Settings, entry_id: str, unmask: bool) -> None:
 
 @quarantine.command("export", help=_("Export entries as JSON Lines or CSV for the department."))
 @click.option("--source", "source_id", default=None, help=_("Only entries of this source id."))
+@_FAMILY
 @click.option(
     "--status",
     type=_STATUS_CHOICE,
@@ -411,12 +423,14 @@ def quarantine_show(settings: Settings, entry_id: str, unmask: bool) -> None:
 def quarantine_export(
     settings: Settings,
     source_id: str | None,
+    family: str | None,
     status: str,
     output_format: str,
     out: Path | None,
     unmask: bool,
 ) -> None:
-    states = _select(run(_entries(settings, source_id)), status, None)
+    entries = run(_entries(settings, source_id)).values()
+    states = select_entries(entries, status=status, family=family)
     english = _english()
     if out is None:
         write_entries(sys.stdout, states, output_format, english=english, unmask=unmask)

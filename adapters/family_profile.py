@@ -39,6 +39,7 @@ from adapters.profile import (
     read_profile_table,
 )
 from adapters.sql.config import PollSection, check_poll
+from bus.i18n import N_
 
 LEVELS = ("1", "2", "3", "4", "5")
 _REVIEW_FOLLOW_UPS = frozenset({"verified", "rectification_assigned", "rectified", "revisited"})
@@ -89,7 +90,11 @@ def load_source_profile(path: Path) -> SourceProfile:
     family = source.get("family", "case") if isinstance(source, dict) else "case"
     if family not in ALL_FAMILIES:
         raise invalid_setting(
-            path, "source.family", family, f"supported families: {', '.join(ALL_FAMILIES)}"
+            path,
+            "source.family",
+            family,
+            N_("supported families: {families}"),
+            families=", ".join(ALL_FAMILIES),
         )
     if family in FAMILIES:
         return family_profile_from(path, raw)
@@ -102,7 +107,11 @@ def family_profile_from(path: Path, raw: dict[str, Any]) -> FamilyProfile:
     source = profile.source
     if source.family not in FAMILIES:
         raise invalid_setting(
-            path, "source.family", source.family, f"supported families: {', '.join(ALL_FAMILIES)}"
+            path,
+            "source.family",
+            source.family,
+            N_("supported families: {families}"),
+            families=", ".join(ALL_FAMILIES),
         )
     check_source_settings(
         path, source_id=source.id, file_format=source.format, zone=source.timezone
@@ -121,20 +130,22 @@ def _check_fields(path: Path, profile: FamilyProfile) -> None:
     for name, column in profile.fields.items():
         if name not in kinds:
             known = ", ".join(sorted(kinds))
-            raise invalid_setting(path, f"fields.{name}", name, f"known contract fields: {known}")
+            raise invalid_setting(
+                path, f"fields.{name}", name, N_("known contract fields: {known}"), known=known
+            )
         if not column.strip():
-            raise invalid_setting(path, f"fields.{name}", column, "name the column, not ''")
+            raise invalid_setting(path, f"fields.{name}", column, N_("name the column, not ''"))
     for name in REQUIRED_MAPPINGS:
         if name not in profile.fields:
             raise invalid_setting(
-                path, f"fields.{name}", None, "this field must be mapped to a column"
+                path, f"fields.{name}", None, N_("this field must be mapped to a column")
             )
     if "local_no" in profile.fields and not profile.source.case_system:
         raise invalid_setting(
             path,
             "source.case_system",
             "",
-            "name the system whose case numbers the local_no column carries",
+            N_("name the system whose case numbers the local_no column carries"),
         )
 
 
@@ -143,12 +154,22 @@ def _checked_events(path: Path, profile: FamilyProfile) -> dict[str, str]:
     allowed = EVENT_NAMES[profile.family]
     if not profile.events:
         raise invalid_setting(
-            path, "events", {}, f"map at least one event code to one of {', '.join(allowed)}"
+            path,
+            "events",
+            {},
+            N_("map at least one event code to one of {allowed}"),
+            allowed=", ".join(allowed),
         )
     events: dict[str, str] = {}
     for code, name in profile.events.items():
         if name not in allowed:
-            raise invalid_setting(path, f"events.{code}", name, f"use one of {', '.join(allowed)}")
+            raise invalid_setting(
+                path,
+                f"events.{code}",
+                name,
+                N_("use one of {allowed}"),
+                allowed=", ".join(allowed),
+            )
         events[normalize_code(code) or code] = name
     return events
 
@@ -161,13 +182,21 @@ def _checked_codes(path: Path, profile: FamilyProfile) -> dict[str, dict[str, st
     for field, table in profile.codes.items():
         if field not in coded:
             raise invalid_setting(
-                path, f"codes.{field}", field, f"code tables exist for {', '.join(coded)}"
+                path,
+                f"codes.{field}",
+                field,
+                N_("code tables exist for {fields}"),
+                fields=", ".join(coded),
             )
         allowed = LEVELS if kinds[field] is Kind.LEVEL else family_choices(profile.family, field)
         for code, canonical in table.items():
             if canonical not in allowed:
                 raise invalid_setting(
-                    path, f"codes.{field}.{code}", canonical, f"use one of {', '.join(allowed)}"
+                    path,
+                    f"codes.{field}.{code}",
+                    canonical,
+                    N_("use one of {allowed}"),
+                    allowed=", ".join(allowed),
                 )
         codes[field] = {
             normalize_code(code) or code: canonical for code, canonical in table.items()
@@ -185,11 +214,22 @@ def _check_event_needs(path: Path, profile: FamilyProfile, events: dict[str, str
         if profile.family == "review" and name in _REVIEW_FOLLOW_UPS and "review_id" not in mapped:
             needed.extend(("local_no|case_code", "channel", "rater"))
         for need in needed:
-            if not any(option in mapped for option in need.split("|")):
+            options = [f"fields.{option}" for option in need.split("|")]
+            if any(option.removeprefix("fields.") in mapped for option in options):
+                continue
+            if len(options) == 1:
                 raise invalid_setting(
                     path,
                     f"events.{code}",
                     name,
-                    f"this event needs fields.{need.replace('|', ' or fields.')} "
-                    "mapped to a column",
+                    N_("this event needs {field} mapped to a column"),
+                    field=options[0],
                 )
+            raise invalid_setting(
+                path,
+                f"events.{code}",
+                name,
+                N_("this event needs {first} or {second} mapped to a column"),
+                first=", ".join(options[:-1]),
+                second=options[-1],
+            )

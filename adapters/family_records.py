@@ -56,6 +56,7 @@ from adapters.record_checks import (
     malformed,
 )
 from contracts.casecode import is_unified_code
+from contracts.details import detail_text
 
 REVIEW_LINKS = ("review_id", "case_code", "local_no", "channel", "rater")
 """Review fields that find the review of a follow-up event, besides its payload."""
@@ -270,7 +271,7 @@ def _payload_values(
             "local_no_invalid",
             reader.column("case_code"),
             case_code,
-            "not a unified case code (21 characters ending in a check character)",
+            detail_text("not_unified_code"),
         )
     return values
 
@@ -332,7 +333,12 @@ def _choice(
             "code_unmapped",
             reader.column(name),
             code,
-            f"{event_type} allows {', '.join(allowed)}, not {mapped}",
+            detail_text(
+                "choice_not_allowed",
+                event_type=event_type,
+                allowed=", ".join(allowed),
+                value=mapped,
+            ),
         )
         return None
     return mapped
@@ -347,7 +353,9 @@ def _mapped_code(
         return code
     mapped = table.get(code)
     if mapped is None:
-        errors.fail("code_unmapped", reader.column(name), code, f"not in [codes.{name}]")
+        errors.fail(
+            "code_unmapped", reader.column(name), code, detail_text("code_not_in_table", field=name)
+        )
     return mapped
 
 

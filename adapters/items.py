@@ -30,12 +30,17 @@ from bus.i18n import N_
 from bus.publisher import Publisher
 from bus.settings import Settings
 from bus.streams import ensure_streams
+from contracts.details import detail_text
 from contracts.envelope import Source, encode_event, make_envelope
-from contracts.identifiers import Problem, check_department_code, parse_item_code
+from contracts.identifiers import (
+    Problem,
+    check_department_code,
+    check_region_code,
+    parse_item_code,
+)
 from contracts.ids import ingested_event_id
 from contracts.item import ItemPublished
 from contracts.quarantine import Reason, RecordPosition
-from contracts.regions import is_known_region
 from contracts.subjects import entity_subject
 
 log = structlog.get_logger(__name__)
@@ -132,10 +137,25 @@ def check_catalogue_entry(entry: CatalogueEntry) -> tuple[Reason, ...]:
         )
     if entry.item_type not in KNOWN_ITEM_TYPES:
         reasons.append(Reason(code="item_type_unknown", field="taskType", value=entry.item_type))
-    region = entry.area_code[:6]
-    if len(entry.area_code) != 12 or not region.isdigit() or not is_known_region(region):
-        reasons.append(Reason(code="region_unknown", field="areaCode", value=entry.area_code))
+    region_problem = _area_code_problem(entry.area_code)
+    if region_problem is not None:
+        reasons.append(
+            Reason(
+                code="region_unknown",
+                field="areaCode",
+                value=entry.area_code,
+                detail=region_problem,
+            )
+        )
     return tuple(reasons)
+
+
+def _area_code_problem(area_code: str) -> str | None:
+    """Return why a 12-digit area code (区划代码) names no known region, or None."""
+    if len(area_code) != 12:
+        return detail_text("length", length=len(area_code), expected=12)
+    problem = check_region_code(area_code[:6])
+    return None if problem is None else problem.detail
 
 
 def _published_payload(entry: CatalogueEntry) -> ItemPublished:
@@ -174,7 +194,7 @@ async def import_catalogue(
                 reasons = check_catalogue_entry(entry)
                 if reasons:
                     tally.quarantined += 1
-                    tally.reasons.update(reason.code for reason in reasons)
+                    tally.reasons.update({reason.code for reason in reasons})
                     region = entry.area_code[:6] or None
                     future = await book.add(
                         system=source_id,

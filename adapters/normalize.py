@@ -12,6 +12,8 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
+from contracts.details import detail_text
+
 # Excel keeps only 15 significant digits of a number. A whole number of 16 or
 # more digits read as a float may therefore have lost its last digits, as an
 # 18-digit id number typed into a numeric cell does.
@@ -35,17 +37,6 @@ _COMPACT_DATE_TIME = re.compile(r"[0-9]{14}")
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"(?P<digits>[+-]?[0-9]+)(?:\.0*)?")
 
-_TEXT_TIME_FORMS = (
-    "YYYY-MM-DD HH:MM:SS",
-    "YYYY-MM-DD HH:MM",
-    "YYYY/MM/DD HH:MM[:SS]",
-    "YYYY-MM-DD or YYYY/MM/DD",
-    "YYYYMMDDHHMMSS",
-    "YYYYMMDD",
-    "ISO 8601 with 'T' and an optional zone or Z",
-)
-_EXCEL_TIME_FORM = f"an Excel serial number from {_EXCEL_SERIAL_MIN} to {_EXCEL_SERIAL_MAX}"
-
 _TIME_OF_DAY = re.compile(r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?")
 _TRUE_WORDS = frozenset({"1", "是", "true", "y", "yes"})
 _FALSE_WORDS = frozenset({"0", "否", "false", "n", "no"})
@@ -63,9 +54,11 @@ class TimeValueError(FieldValueError):
         self.value = value
         self.reason = reason
 
-        forms = [*_TEXT_TIME_FORMS, _EXCEL_TIME_FORM] if excel else list(_TEXT_TIME_FORMS)
-        msg = f"invalid time value {value!r}: {reason}; accepted forms: {'; '.join(forms)}"
-        super().__init__(msg)
+        if excel:
+            forms = detail_text("time_forms_excel", low=_EXCEL_SERIAL_MIN, high=_EXCEL_SERIAL_MAX)
+        else:
+            forms = detail_text("time_forms")
+        super().__init__(detail_text("time_value", value=repr(value), reason=reason, forms=forms))
 
 
 _PLAIN_ASCII = re.compile(r"[!-~]+")
@@ -94,8 +87,9 @@ def normalize_code(value: object) -> str | None:
     elif isinstance(value, float):
         text = _format_code_number(value)
     else:
-        msg = f"invalid code value {value!r}: expected text or a number, got {type(value).__name__}"
-        raise FieldValueError(msg)
+        raise FieldValueError(
+            detail_text("code_value_type", value=repr(value), type=type(value).__name__)
+        )
 
     # Most codes are already plain printable ASCII: nothing to convert or drop.
     if _PLAIN_ASCII.fullmatch(text):
@@ -139,8 +133,9 @@ def normalize_text(value: object) -> str | None:
     elif isinstance(value, date):
         text = value.isoformat()
     else:
-        msg = f"invalid text value {value!r}: expected text, got {type(value).__name__}"
-        raise FieldValueError(msg)
+        raise FieldValueError(
+            detail_text("text_value_type", value=repr(value), type=type(value).__name__)
+        )
 
     return text.strip() or None
 
@@ -157,26 +152,24 @@ def parse_int(value: object) -> int | None:
         return None
 
     if isinstance(value, bool):
-        msg = f"invalid integer {value!r}: expected a whole number, got a boolean"
-        raise FieldValueError(msg)
+        raise FieldValueError(detail_text("integer_boolean", value=repr(value)))
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if not value.is_integer():
-            msg = f"invalid integer {value!r}: expected a whole number"
-            raise FieldValueError(msg)
+            raise FieldValueError(detail_text("integer_fraction", value=repr(value)))
         return int(value)
     if not isinstance(value, str):
-        msg = f"invalid integer {value!r}: expected text or a number, got {type(value).__name__}"
-        raise FieldValueError(msg)
+        raise FieldValueError(
+            detail_text("integer_type", value=repr(value), type=type(value).__name__)
+        )
 
     text = unicodedata.normalize("NFKC", value).strip()
     if not text:
         return None
     match = _INTEGER.fullmatch(text)
     if match is None:
-        msg = f"invalid integer {value!r}: expected digits such as '15'"
-        raise FieldValueError(msg)
+        raise FieldValueError(detail_text("integer_text", value=repr(value)))
     return int(match["digits"])
 
 
@@ -202,15 +195,15 @@ def parse_time(value: object, *, tz: tzinfo, excel: bool = True) -> datetime:
     elif isinstance(value, date):
         written = datetime(value.year, value.month, value.day)
     elif isinstance(value, bool):
-        raise TimeValueError(value, reason="a boolean is not a time", excel=excel)
+        raise TimeValueError(value, reason=detail_text("time_boolean"), excel=excel)
     elif isinstance(value, int | float):
         written = _parse_number(value, excel=excel)
     elif isinstance(value, str):
         written = _parse_text(value, excel=excel)
     elif value is None:
-        raise TimeValueError(value, reason="the value is missing", excel=excel)
+        raise TimeValueError(value, reason=detail_text("time_missing"), excel=excel)
     else:
-        reason = f"unsupported type {type(value).__name__}"
+        reason = detail_text("time_type", type=type(value).__name__)
         raise TimeValueError(value, reason=reason, excel=excel)
 
     # The check runs on the date as written, before a zone conversion could
@@ -229,24 +222,19 @@ def _is_blank_or_invisible(char: str) -> bool:
 
 def _format_code_number(value: float) -> str:
     if not math.isfinite(value):
-        msg = f"invalid code value {value!r}: expected a finite number"
-        raise FieldValueError(msg)
+        raise FieldValueError(detail_text("code_value_not_finite", value=repr(value)))
 
     if not value.is_integer():
         return repr(value)
 
     if abs(value) >= _MAX_EXACT_SPREADSHEET_INTEGER:
-        msg = (
-            f"invalid code value {value!r}: a number of 16 or more digits read as a "
-            "float may have lost digits; store the column as text in the source file"
-        )
-        raise FieldValueError(msg)
+        raise FieldValueError(detail_text("code_value_lost_digits", value=repr(value)))
     return str(int(value))
 
 
 def _parse_number(value: float, *, excel: bool) -> datetime:
     if isinstance(value, float) and not math.isfinite(value):
-        raise TimeValueError(value, reason="not a finite number", excel=excel)
+        raise TimeValueError(value, reason=detail_text("time_not_finite"), excel=excel)
 
     # Whole numbers of 8 or 14 digits are compact dates that a workbook or
     # JSON exporter stored as numbers.
@@ -254,15 +242,14 @@ def _parse_number(value: float, *, excel: bool) -> datetime:
         return _parse_text(str(int(value)), excel=excel)
 
     if not excel:
-        reason = "Excel serial numbers are not accepted for this field"
-        raise TimeValueError(value, reason=reason, excel=excel)
+        raise TimeValueError(value, reason=detail_text("time_excel_refused"), excel=excel)
     return _from_excel_serial(value, float(value), excel=excel)
 
 
 def _parse_text(value: str, *, excel: bool) -> datetime:
     text = unicodedata.normalize("NFKC", value).strip()
     if not text:
-        raise TimeValueError(value, reason="the value is empty", excel=excel)
+        raise TimeValueError(value, reason=detail_text("time_empty"), excel=excel)
 
     try:
         if _COMPACT_DATE_TIME.fullmatch(text):
@@ -274,15 +261,15 @@ def _parse_text(value: str, *, excel: bool) -> datetime:
         if match is not None:
             return _from_match(match)
     except ValueError as exc:
-        raise TimeValueError(value, reason=f"not a calendar time ({exc})", excel=excel) from exc
+        reason = detail_text("time_not_calendar", error=exc)
+        raise TimeValueError(value, reason=reason, excel=excel) from exc
 
     if _DECIMAL.fullmatch(text):
         if not excel:
-            reason = "Excel serial numbers are not accepted for this field"
-            raise TimeValueError(value, reason=reason, excel=excel)
+            raise TimeValueError(value, reason=detail_text("time_excel_refused"), excel=excel)
         return _from_excel_serial(value, float(text), excel=excel)
 
-    raise TimeValueError(value, reason="unrecognised form", excel=excel)
+    raise TimeValueError(value, reason=detail_text("time_unrecognised"), excel=excel)
 
 
 def _from_match(match: re.Match[str]) -> datetime:
@@ -318,7 +305,7 @@ def _parse_zone(zone: str | None) -> tzinfo | None:
 
 def _from_excel_serial(value: object, serial: float, *, excel: bool) -> datetime:
     if not _EXCEL_SERIAL_MIN <= serial <= _EXCEL_SERIAL_MAX:
-        reason = f"{serial:g} is outside the Excel serial range"
+        reason = detail_text("time_excel_range", serial=f"{serial:g}")
         raise TimeValueError(value, reason=reason, excel=excel)
 
     # Excel shows times to the millisecond at most, and rounding there removes
@@ -330,9 +317,9 @@ def _from_excel_serial(value: object, serial: float, *, excel: bool) -> datetime
 def _reject_placeholder(value: object, written: datetime, *, excel: bool) -> None:
     day = written.date()
     if day.year < 1900:
-        reason = f"year {day.year} is a placeholder, not a real business time"
+        reason = detail_text("time_placeholder_year", year=day.year)
     elif day in (date(1900, 1, 1), date(9999, 12, 31)):
-        reason = f"{day.isoformat()} is a placeholder date, not a real business time"
+        reason = detail_text("time_placeholder_date", date=day.isoformat())
     else:
         return
     raise TimeValueError(value, reason=reason, excel=excel)
@@ -358,8 +345,7 @@ def parse_bool(value: object) -> bool | None:
             return True
         if text in _FALSE_WORDS:
             return False
-    msg = f"invalid yes/no value {value!r}: expected 1/0, 是/否, true/false or Y/N"
-    raise FieldValueError(msg)
+    raise FieldValueError(detail_text("yes_no", value=repr(value)))
 
 
 def parse_time_of_day(value: object) -> time | None:
@@ -390,10 +376,9 @@ def parse_time_of_day(value: object) -> time | None:
             try:
                 return time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0))
             except ValueError as exc:
-                msg = f"invalid time of day {value!r}: {exc}"
-                raise FieldValueError(msg) from exc
-    msg = f"invalid time of day {value!r}: expected HH:MM or HH:MM:SS"
-    raise FieldValueError(msg)
+                detail = detail_text("time_of_day_range", value=repr(value), error=exc)
+                raise FieldValueError(detail) from exc
+    raise FieldValueError(detail_text("time_of_day", value=repr(value)))
 
 
 def split_list(value: object) -> tuple[str, ...]:

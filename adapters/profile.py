@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from adapters.profile_format import profile_format_error
 from adapters.sql.config import PollSection, check_poll
 from bus.errors import ConfigError
-from bus.i18n import N_
+from bus.i18n import N_, LazyText
 from contracts.case import CASE_EVENT_NAMES
 
 CODE_FIELDS = frozenset(
@@ -82,14 +83,20 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         return ZoneInfo(self.source.timezone)
 
 
-def invalid_setting(path: Path, key: str, value: object, rule: str) -> ConfigError:
-    """Build the error of one bad profile setting: the file, key, value and the rule it breaks."""
+def invalid_setting(
+    path: Path, key: str, value: object, rule: str, **facts: object
+) -> ConfigError:
+    """Build the error of one bad profile setting: the file, key, value and the rule it breaks.
+
+    ``rule`` is a message id marked with ``N_`` and filled with ``facts``
+    when the error is shown, so that it reads in the screen language.
+    """
     return ConfigError(
         N_("Profile {path}: {key} = {value!r} is invalid: {rule}"),
         path=str(path),
         key=key,
         value=value,
-        rule=rule,
+        rule=LazyText(rule, **facts),
     )
 
 
@@ -110,11 +117,7 @@ def convert_profile(path: Path, raw: dict[str, Any], kind: type[T]) -> T:
     try:
         return msgspec.convert({**raw, "path": str(path)}, kind)
     except msgspec.ValidationError as exc:
-        raise ConfigError(
-            N_("Profile {path} does not match the profile format: {detail}"),
-            path=str(path),
-            detail=str(exc),
-        ) from exc
+        raise profile_format_error(path, exc, kind) from exc
 
 
 def load_profile(path: Path) -> Profile:
@@ -140,21 +143,27 @@ def check_source_settings(
 ) -> None:
     """Check the [source] settings every family shares: id, format and time zone."""
     if not _SOURCE_ID.fullmatch(source_id):
-        raise invalid_setting(path, "source.id", source_id, "use 1-40 characters of a-z, 0-9 and -")
+        raise invalid_setting(
+            path, "source.id", source_id, N_("use 1-40 characters of a-z, 0-9 and -")
+        )
     if file_format not in {None, "csv", "xlsx", "jsonl"}:
-        raise invalid_setting(path, "source.format", file_format, "use csv, xlsx or jsonl")
+        raise invalid_setting(path, "source.format", file_format, N_("use csv, xlsx or jsonl"))
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise invalid_setting(
-            path, "source.timezone", zone, "use an IANA zone such as Asia/Shanghai"
+            path, "source.timezone", zone, N_("use an IANA zone such as Asia/Shanghai")
         ) from exc
 
 
 def _check_source(path: Path, source: SourceSection) -> None:
     if source.family != "case":
         raise invalid_setting(
-            path, "source.family", source.family, f"supported families: {', '.join(FAMILIES)}"
+            path,
+            "source.family",
+            source.family,
+            N_("supported families: {families}"),
+            families=", ".join(FAMILIES),
         )
     check_source_settings(
         path, source_id=source.id, file_format=source.format, zone=source.timezone
@@ -165,11 +174,13 @@ def _check_fields(path: Path, fields: dict[str, str]) -> None:
     for name in fields:
         if name not in CONTRACT_FIELDS:
             known = ", ".join(sorted(CONTRACT_FIELDS))
-            raise invalid_setting(path, f"fields.{name}", name, f"known contract fields: {known}")
+            raise invalid_setting(
+                path, f"fields.{name}", name, N_("known contract fields: {known}"), known=known
+            )
     for name in REQUIRED_MAPPINGS:
         if name not in fields:
             raise invalid_setting(
-                path, f"fields.{name}", None, "this field must be mapped to a column"
+                path, f"fields.{name}", None, N_("this field must be mapped to a column")
             )
 
 
@@ -179,5 +190,9 @@ def _check_dictionary(
     for code, canonical in entries.items():
         if canonical not in allowed:
             raise invalid_setting(
-                path, f"{table}.{code}", canonical, f"use one of {', '.join(allowed)}"
+                path,
+                f"{table}.{code}",
+                canonical,
+                N_("use one of {allowed}"),
+                allowed=", ".join(allowed),
             )

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from adapters.catalogue import ItemCatalogue
 from adapters.files.readers import SourceRecord
+from contracts.details import detail_text
 from contracts.identifiers import (
     Problem,
     check_department_code,
@@ -31,6 +32,8 @@ _parsed_item_code = lru_cache(maxsize=CHECK_CACHE)(parse_item_code)
 
 LOCAL_NO = re.compile(r"[0-9A-Za-z_-]{1,50}")
 """A department's case number: 1 to 50 digits, letters, ``_`` and ``-``."""
+_LOCAL_NO_MAX_LENGTH = 50
+_LOCAL_NO_CHARACTER = re.compile(r"[0-9A-Za-z_-]")
 FUTURE_TOLERANCE = timedelta(days=1)
 """Clock skew allowed before a business time counts as in the future."""
 
@@ -104,7 +107,19 @@ def check_department(errors: ReasonCollector, column: str, department: str | Non
 
 def check_local_no(errors: ReasonCollector, column: str, local_no: str | None) -> None:
     if local_no and not LOCAL_NO.fullmatch(local_no):
-        errors.fail("local_no_invalid", column, local_no)
+        errors.fail("local_no_invalid", column, local_no, _local_no_detail(local_no))
+
+
+def _local_no_detail(local_no: str) -> str:
+    """Return the detail of a case number that ``LOCAL_NO`` rejects."""
+    if len(local_no) > _LOCAL_NO_MAX_LENGTH:
+        return detail_text("length_range", length=len(local_no), low=1, high=_LOCAL_NO_MAX_LENGTH)
+    position, char = next(
+        (index, char)
+        for index, char in enumerate(local_no, start=1)
+        if not _LOCAL_NO_CHARACTER.fullmatch(char)
+    )
+    return detail_text("local_no_charset", position=position, char=repr(char))
 
 
 def check_item(

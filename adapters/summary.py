@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column
 
 from adapters.details_zh import detail_zh
 from adapters.ingest.tally import Tally
 from bus.i18n import _
+from bus.screen import FittedTable
 from contracts.quarantine import Reason
 from contracts.rules import RULES
 
@@ -83,17 +84,29 @@ def render_reason(reason: Reason, *, english: bool) -> str:
 
 
 def print_reasons(console: Console, tally: Tally, *, english: bool) -> None:
-    """Print how many records each rule quarantined, most frequent first."""
+    """Print how many records failed each rule, most frequent first."""
     if not tally.reasons:
         return
-    reasons = Table(_("Reason"), _("Records"), title=_("Quarantined by reason"))
+    caption = None
+    if sum(tally.reasons.values()) > tally.quarantined:
+        caption = _("A record that fails several rules is counted under each of them.")
+    reasons = FittedTable(
+        Column(_("Reason")),
+        Column(_("Records"), no_wrap=True, justify="right"),
+        title=_("Quarantined by reason"),
+        caption=caption,
+    )
     for code, count in tally.reasons.most_common():
         reasons.add_row(reason_label(code, english), str(count))
     console.print(reasons)
 
 
 def print_tally(console: Console, tally: Tally, *, english: bool) -> None:
-    table = Table(_("Outcome"), _("Records"), title=_("Ingest summary"))
+    table = FittedTable(
+        Column(_("Outcome")),
+        Column(_("Records"), no_wrap=True, justify="right"),
+        title=_("Ingest summary"),
+    )
     table.add_row(_("Read"), str(tally.read))
     table.add_row(_("Published"), str(tally.published))
     table.add_row(_("Duplicates"), str(tally.duplicates))

@@ -8,12 +8,36 @@ from rich.table import Table
 
 from bus import server as embedded
 from bus.connect import open_bus
-from bus.i18n import _, current_language
+from bus.i18n import N_, _, current_language
 from bus.runner import run
 from bus.settings import Settings
 from bus.streams import Change, apply, plan
+from contracts.rules import Family, Layer, Rule
 
 console = Console()
+
+FAMILY_LABELS: dict[Family, str] = {
+    "case": N_("cases"),
+    "item": N_("item catalogue"),
+    "review": N_("reviews"),
+    "hall": N_("hall bookings and tickets"),
+    "share": N_("data sharing"),
+    "any": N_("every family"),
+}
+"""Screen names of the record families a rule applies to."""
+
+LAYER_LABELS: dict[Layer, str] = {
+    "decode": N_("decoding"),
+    "structural": N_("structure"),
+    "reference": N_("reference data"),
+    "sequence": N_("event order"),
+}
+"""Screen names of the stages that apply a rule."""
+
+
+def rule_kind(rule: Rule) -> str:
+    """Return the family and stage of a rule, such as ``cases · reference data``."""
+    return f"{_(FAMILY_LABELS[rule.family])} · {_(LAYER_LABELS[rule.layer])}"
 
 
 @click.group(help=_("Run the embedded NATS server (loopback only, data in the data folder)."))
@@ -122,7 +146,12 @@ def streams_apply(settings: Settings, dry_run: bool, replicas: int) -> None:
 
 
 @click.command(help=_("List every validation rule with its reason code and source."))
-@click.option("--family", default=None, help=_("Only rules of this family (case, item, any)."))
+@click.option(
+    "--family",
+    type=click.Choice(list(FAMILY_LABELS)),
+    default=None,
+    help=_("Only rules of this family; any: the rules every family shares."),
+)
 @click.option("--markdown", is_flag=True, help=_("Print the Markdown page kept in docs/rules.md."))
 def rules(family: str | None, markdown: bool) -> None:
     from bus.rules_doc import rules_markdown
@@ -138,10 +167,11 @@ def rules(family: str | None, markdown: bool) -> None:
         if family and rule.family != family:
             continue
         shown += 1
-        console.print(f"[bold]{rule.code}[/bold]  [dim]{rule.family} / {rule.layer}[/dim]")
+        console.print(f"[bold]{rule.code}[/bold]  [dim]{rule_kind(rule)}[/dim]")
         message = rule.message_en if english else rule.message_zh
         fix = rule.fix_en if english else rule.fix_zh
+        source = rule.source if english else rule.source_zh
         console.print("  " + _("Message: {text}").format(text=message), markup=False)
         console.print("  " + _("Fix: {text}").format(text=fix), markup=False)
-        console.print("  " + _("Source: {text}").format(text=rule.source), markup=False)
+        console.print("  " + _("Source: {text}").format(text=source), markup=False)
     console.print(_("{count} rules.").format(count=shown))

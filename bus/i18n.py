@@ -112,3 +112,22 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
 def N_(message: str) -> str:
     """Mark a message for translation without translating it yet (for constants)."""
     return message
+
+
+class LazyText:
+    """A message that is translated when it is shown, such as a fact of an error.
+
+    A ``BusError`` keeps its facts untranslated for logs and writes its
+    sentence in the screen language only when shown. A fact that is itself
+    a sentence uses this class to do the same.
+    """
+
+    def __init__(self, message: str, /, **facts: object) -> None:
+        self.message = message
+        self.facts = facts
+
+    def __str__(self) -> str:
+        return _(self.message).format(**self.facts)
+
+    def __repr__(self) -> str:
+        return f"LazyText({self.message!r})"

@@ -22,13 +22,17 @@ from typing import Literal
 
 import msgspec
 
+from contracts.details import detail_text
 from contracts.regions import is_known_region, province_of
 
 ProblemKind = Literal["length", "charset", "check", "date", "region", "placeholder", "format"]
 
 
 class Problem(msgspec.Struct, frozen=True):
-    """Why an identifier is invalid: a kind and a short English sentence."""
+    """Why an identifier is invalid: a kind and a short English sentence.
+
+    The sentence is a template of ``contracts.details`` filled in.
+    """
 
     kind: ProblemKind
     detail: str
@@ -136,11 +140,11 @@ def _is_plausible_region(code6: str) -> bool:
 
 
 def _placeholder_problem(value: str) -> Problem:
-    return Problem("placeholder", f"all characters are {value[0]!r}, a placeholder")
+    return Problem("placeholder", detail_text("placeholder", char=repr(value[0])))
 
 
-def _length_problem(value: str, expected: str) -> Problem:
-    return Problem("length", f"length is {len(value)}, expected {expected}")
+def _length_problem(value: str, expected: int) -> Problem:
+    return Problem("length", detail_text("length", length=len(value), expected=expected))
 
 
 def _first_not_in(value: str, allowed: frozenset[str] | dict[str, int]) -> int | None:
@@ -184,22 +188,23 @@ def check_uscc(code: str) -> Problem | None:
     if _is_placeholder(code):
         return _placeholder_problem(code)
     if len(code) != 18:
-        return _length_problem(code, "18")
+        return _length_problem(code, 18)
 
     position = _first_not_in(code, _USCC_VALUES)
     if position is not None:
         return Problem(
             "charset",
-            f"character {position} is {code[position - 1]!r}, "
-            "not in the USCC alphabet (digits and A-Y without I, O, Z, S, V)",
+            detail_text("uscc_charset", position=position, char=repr(code[position - 1])),
         )
     position = _first_not_in(code[2:8], _ASCII_DIGITS)
     if position is not None:
-        return Problem("charset", f"character {position + 2} is not a digit in the region part")
+        return Problem("charset", detail_text("uscc_region_digit", position=position + 2))
 
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
-        return Problem("check", f"check character is {code[17]}, expected {expected}")
+        return Problem(
+            "check", detail_text("check_character", found=code[17], expected=expected)
+        )
 
     # Positions 9-16 are in the USCC alphabet, a subset of the GB 11714 one,
     # so only the organization code's own check character can be wrong.
@@ -207,15 +212,13 @@ def check_uscc(code: str) -> Problem | None:
     if code[16] != embedded_expected:
         return Problem(
             "check",
-            f"character 17 is {code[16]}, expected {embedded_expected} "
-            "by the GB 11714 check of positions 9-17",
+            detail_text("uscc_org_check", found=code[16], expected=embedded_expected),
         )
 
     region = code[2:8]
     if region != _CENTRAL_REGISTRATION and not _is_plausible_region(region):
         return Problem(
-            "region",
-            f"registration region {region} at positions 3-8 has an unknown province {region[:2]}",
+            "region", detail_text("uscc_region", region=region, province=region[:2])
         )
 
     return None
@@ -250,23 +253,24 @@ def check_org_code(code: str) -> Problem | None:
     if _is_placeholder(code):
         return _placeholder_problem(code)
     if len(code) not in (9, 10):
-        return _length_problem(code, "9, or 10 with the hyphen")
+        return Problem("length", detail_text("length_org_code", length=len(code)))
     if len(code) == 10 and code[8] != "-":
-        return Problem("format", "a 10-character organization code needs a hyphen at position 9")
+        return Problem("format", detail_text("org_code_hyphen"))
 
     body = code[:8]
     check = code[-1]
     position = _first_not_in(body, _ORG_VALUES)
     if position is not None:
         return Problem(
-            "charset", f"character {position} is {body[position - 1]!r}, expected 0-9 or A-Z"
+            "charset",
+            detail_text("org_code_charset", position=position, char=repr(body[position - 1])),
         )
     if check not in _ASCII_DIGITS and check != "X":
-        return Problem("charset", f"check character is {check!r}, expected 0-9 or X")
+        return Problem("charset", detail_text("org_code_check_charset", char=repr(check)))
 
     expected = org_code_check_char(body)
     if check != expected:
-        return Problem("check", f"check character is {check}, expected {expected}")
+        return Problem("check", detail_text("check_character", found=check, expected=expected))
 
     return None
 
@@ -292,12 +296,12 @@ def _birth_date_problem(digits8: str, today: date) -> Problem | None:
     try:
         born = date(int(digits8[0:4]), int(digits8[4:6]), int(digits8[6:8]))
     except ValueError:
-        return Problem("date", "birth date at positions 7-14 is not a real calendar date")
+        return Problem("date", detail_text("birth_date_invalid"))
 
     if born < _EARLIEST_BIRTH_DATE:
-        return Problem("date", "birth date at positions 7-14 is before 1900-01-01")
+        return Problem("date", detail_text("birth_date_early"))
     if born > today:
-        return Problem("date", "birth date at positions 7-14 is in the future")
+        return Problem("date", detail_text("birth_date_future"))
     return None
 
 
@@ -317,26 +321,24 @@ def check_id_card(number: str, *, today: date | None = None) -> Problem | None:
         return _placeholder_problem(number)
     if len(number) != 18:
         if len(number) == 15:
-            return Problem(
-                "length", "length is 15, expected 18, so convert the legacy number first"
-            )
-        return _length_problem(number, "18")
+            return Problem("length", detail_text("length_legacy_id_card"))
+        return _length_problem(number, 18)
 
     position = _first_not_in(number[:17], _ASCII_DIGITS)
     if position is not None:
-        return Problem("charset", f"character {position} is not a digit")
+        return Problem("charset", detail_text("not_digit", position=position))
     check = number[17]
     if check == "x":
-        return Problem("charset", "check character is a lowercase x, expected upper-case X")
+        return Problem("charset", detail_text("id_card_lowercase_x"))
     if check not in _ASCII_DIGITS and check != "X":
-        return Problem("charset", "check character is not a digit or X")
+        return Problem("charset", detail_text("id_card_check_charset"))
 
     expected = id_card_check_char(number[:17])
     if check != expected:
-        return Problem("check", f"check character is {check}, expected {expected}")
+        return Problem("check", detail_text("check_character", found=check, expected=expected))
 
     if not _is_plausible_region(number[:6]):
-        return Problem("region", "province at positions 1-2 is not a known region code")
+        return Problem("region", detail_text("id_card_province"))
 
     if today is None:
         today = datetime.now(_CHINA_TIME).date()
@@ -368,13 +370,13 @@ def check_phone(number: str) -> Problem | None:
     if _is_placeholder(number):
         return _placeholder_problem(number)
     if len(number) != 11:
-        return _length_problem(number, "11")
+        return _length_problem(number, 11)
 
     position = _first_not_in(number, _ASCII_DIGITS)
     if position is not None:
-        return Problem("charset", f"character {position} is not a digit")
+        return Problem("charset", detail_text("not_digit", position=position))
     if not _MOBILE.fullmatch(number):
-        return Problem("format", "a mainland mobile number starts with 13 to 19")
+        return Problem("format", detail_text("mobile_prefix"))
 
     return None
 
@@ -382,15 +384,13 @@ def check_phone(number: str) -> Problem | None:
 def check_region_code(code: str) -> Problem | None:
     """Validate a 6-digit GB/T 2260 region code against the bundled list."""
     if len(code) != 6:
-        return _length_problem(code, "6")
+        return _length_problem(code, 6)
     if _first_not_in(code, _ASCII_DIGITS) is not None:
-        return Problem("charset", "a region code has only the digits 0-9")
+        return Problem("charset", detail_text("region_digits"))
     if not is_known_region(province_of(code)):
-        return Problem("region", f"province {code[:2]} is not known")
+        return Problem("region", detail_text("region_province", province=code[:2]))
     if not is_known_region(code):
-        return Problem(
-            "region", f"not in the 2023 list of province {code[:2]}, so retired or mistyped"
-        )
+        return Problem("region", detail_text("region_retired", province=code[:2]))
     return None
 
 
@@ -411,11 +411,8 @@ def parse_item_code(code: str) -> ItemCode | Problem:
     match = _ITEM_CODE.fullmatch(code)
     if match is None:
         if re.search(r"(?:^|-)[0-9]{12}(?:-|\Z)", code) is None:
-            return Problem("format", "item code has no 12-digit region segment")
-        return Problem(
-            "format",
-            "item code does not match <basic>-<region12>-<middle>-<department>-<flag>-<version>",
-        )
+            return Problem("format", detail_text("item_code_no_region"))
+        return Problem("format", detail_text("item_code_shape"))
 
     return ItemCode(
         basic_code=match["basic"],
@@ -429,16 +426,24 @@ def check_basic_code(code: str) -> Problem | None:
     if _is_placeholder(code):
         return _placeholder_problem(code)
     if not _BASIC_CODE_MIN_LENGTH <= len(code) <= _BASIC_CODE_MAX_LENGTH:
-        return _length_problem(code, f"{_BASIC_CODE_MIN_LENGTH} to {_BASIC_CODE_MAX_LENGTH}")
+        return Problem(
+            "length",
+            detail_text(
+                "length_range",
+                length=len(code),
+                low=_BASIC_CODE_MIN_LENGTH,
+                high=_BASIC_CODE_MAX_LENGTH,
+            ),
+        )
 
     position = _first_not_in(code, frozenset(_ORG_ALPHABET + "-"))
     if position is not None:
         return Problem(
             "charset",
-            f"character {position} is {code[position - 1]!r}, expected 0-9, A-Z or a hyphen",
+            detail_text("basic_code_charset", position=position, char=repr(code[position - 1])),
         )
     if not _BASIC_CODE.fullmatch(code):
-        return Problem("format", "hyphens must separate non-empty segments")
+        return Problem("format", detail_text("basic_code_hyphens"))
 
     return None
 
@@ -456,7 +461,7 @@ def check_department_code(code: str) -> Problem | None:
         return check_uscc(code)
     if len(code) in (9, 10):
         return check_org_code(code)
-    return _length_problem(code, "18 for a USCC, or 9 or 10 for an organization code")
+    return Problem("length", detail_text("length_department_code", length=len(code)))
 
 
 # --- masking ----------------------------------------------------------------

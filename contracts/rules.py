@@ -31,7 +31,7 @@ LANGUAGES = ("zh", "en")
 
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True):
-    """A validation rule with its messages in Simplified Chinese and English."""
+    """A validation rule with its messages and source in Simplified Chinese and English."""
 
     code: str
     family: Family
@@ -42,7 +42,9 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     """Instruction to the sender, addressed to the department's data staff."""
     fix_en: str
     source: str
-    """Standard or convention the rule enforces."""
+    """Standard or convention the rule enforces, in English."""
+    source_zh: str
+    """The same source in Chinese; a standard's number (GB 11643-1999) stays as it is."""
 
     def placeholders(self) -> frozenset[str]:
         """Return the names of the placeholders used in any of the four templates."""
@@ -92,6 +94,7 @@ _RULES = (
         fix_en="Check that the export matches the format set in the source profile, "
         "then import it again.",
         source="zwbus source profile (declared file format)",
+        source_zh="zwbus 数据源配置（声明的文件格式）",
     ),
     Rule(
         code="encoding_invalid",
@@ -104,6 +107,7 @@ _RULES = (
         fix_en="Export the file again as UTF-8 or GB18030, "
         "or set the right encoding in the source profile.",
         source="encodings of the zwbus source profile: UTF-8, GBK, GB18030",
+        source_zh="zwbus 数据源配置支持的编码：UTF-8、GBK、GB18030",
     ),
     # --- structural: one value alone -------------------------------------
     Rule(
@@ -115,6 +119,7 @@ _RULES = (
         fix_zh="请在源系统中补全 {field} 后重新报送。",
         fix_en="Fill in {field} in the source system and send the record again.",
         source="GB/T 39046-2020 required fields",
+        source_zh="GB/T 39046-2020 规定的必填字段",
     ),
     Rule(
         code="field_too_long",
@@ -125,6 +130,7 @@ _RULES = (
         fix_zh="请在源系统中将该值缩短到国家数据表规定的长度以内。",
         fix_en="Shorten the value at the source to the width of the national table column.",
         source="column widths of the national up_task_* and up_pro_* tables",
+        source_zh="国家 up_task_* 和 up_pro_* 数据表的字段长度",
     ),
     Rule(
         code="local_no_invalid",
@@ -135,6 +141,7 @@ _RULES = (
         fix_zh="办件编号应为 1 至 50 位，只含数字、字母、下划线和连字符。",
         fix_en="Use 1 to 50 characters from digits, letters, '_' and '-'.",
         source="project_no varchar(50) of the national up_pro_* tables",
+        source_zh="国家 up_pro_* 数据表的 project_no varchar(50) 字段",
     ),
     Rule(
         code="uscc_invalid",
@@ -146,6 +153,7 @@ _RULES = (
         fix_en="Correct the code at the source against the business licence "
         "or registration certificate.",
         source="GB 32100-2015",
+        source_zh="GB 32100-2015",
     ),
     Rule(
         code="id_card_invalid",
@@ -157,6 +165,7 @@ _RULES = (
         fix_en="Correct the number at the source against the ID card, "
         "and convert 15-digit numbers to 18 digits.",
         source="GB 11643-1999",
+        source_zh="GB 11643-1999",
     ),
     Rule(
         code="org_code_invalid",
@@ -167,6 +176,7 @@ _RULES = (
         fix_zh="请在源系统中更正该代码，或改报统一社会信用代码。",
         fix_en="Correct the code at the source, or send the unified social credit code instead.",
         source="GB 11714-1997",
+        source_zh="GB 11714-1997",
     ),
     Rule(
         code="phone_invalid",
@@ -178,6 +188,7 @@ _RULES = (
         fix_zh="请填写以 13 至 19 开头的 11 位手机号码。",
         fix_en="Send an 11-digit mobile number that starts with 13 to 19.",
         source="mainland mobile numbering, contact_mobile varchar(11) of the national tables",
+        source_zh="大陆手机号码号段；国家数据表的 contact_mobile varchar(11) 字段",
     ),
     Rule(
         code="time_invalid",
@@ -189,6 +200,7 @@ _RULES = (
         fix_en="Send the real date and time, because sentinel dates such as 1753-01-01 "
         "and years before 1900 count as missing.",
         source="zwbus date formats and sentinel dates seen in department exports",
+        source_zh="zwbus 支持的日期格式，以及部门导出数据中出现过的占位日期",
     ),
     Rule(
         code="time_in_future",
@@ -199,6 +211,7 @@ _RULES = (
         fix_zh="请检查源系统的时钟和时区设置，更正后重新报送。",
         fix_en="Check the clock and time zone of the source system, then send the record again.",
         source="zwbus (business time cannot follow the time of receipt)",
+        source_zh="zwbus（业务时间不能晚于接收时间）",
     ),
     Rule(
         code="placeholder_value",
@@ -210,6 +223,7 @@ _RULES = (
         fix_en="Send the real value, or leave the field empty when it is unknown "
         "instead of writing 无 or a repeated character.",
         source="placeholders seen in department exports",
+        source_zh="部门导出数据中出现过的占位值",
     ),
     Rule(
         code="item_code_invalid",
@@ -221,6 +235,7 @@ _RULES = (
         fix_zh="请从事项库中原样复制实施编码，不要增删字符。",
         fix_en="Copy the implementation code unchanged from the item catalogue (事项库).",
         source="GB/T 39554.1-2020 item coding; implementation codes of provincial portals",
+        source_zh="GB/T 39554.1-2020 事项编码；省级政务服务网的实施编码",
     ),
     Rule(
         code="department_code_invalid",
@@ -232,6 +247,7 @@ _RULES = (
         fix_en="Use the department's 18-character unified social credit code "
         "or its 9-character organization code (10 with the hyphen).",
         source="GB 32100-2015 and GB 11714-1997",
+        source_zh="GB 32100-2015 和 GB 11714-1997",
     ),
     Rule(
         code="boolean_invalid",
@@ -242,6 +258,7 @@ _RULES = (
         fix_zh="请使用 1/0、是/否、true/false 或 Y/N。",
         fix_en="Send 1/0, 是/否, true/false or Y/N.",
         source="zwbus source profile (yes/no fields)",
+        source_zh="zwbus 数据源配置（是/否字段）",
     ),
     Rule(
         code="level_invalid",
@@ -254,6 +271,7 @@ _RULES = (
         fix_en="Send a level from 1 (非常不满意) to 5 (非常满意), or map the source's level "
         "codes in the [codes.level] table of the source profile.",
         source="the five 好差评 levels: 非常满意, 满意, 基本满意, 不满意, 非常不满意",
+        source_zh="好差评的五个等级：非常满意、满意、基本满意、不满意、非常不满意",
     ),
     Rule(
         code="item_name_missing",
@@ -264,6 +282,7 @@ _RULES = (
         fix_zh="请在事项库中补全事项名称后重新导入。",
         fix_en="Fill in the item name in the catalogue and import it again.",
         source="GB/T 39046-2020 item fields",
+        source_zh="GB/T 39046-2020 规定的事项字段",
     ),
     # --- reference: lookups in reference data ----------------------------
     Rule(
@@ -276,6 +295,7 @@ _RULES = (
         fix_en="Use a current 6-digit region code, and replace a retired code "
         "with the code that succeeded it.",
         source="GB/T 2260 (2023 statistical division codes)",
+        source_zh="GB/T 2260（2023 年统计用区划代码）",
     ),
     Rule(
         code="id_type_unmapped",
@@ -288,6 +308,7 @@ _RULES = (
         fix_en="Add {value} to the [id_types] table of the source profile, then read the file "
         "again with zwbus ingest --reread.",
         source="zwbus source profile [id_types]",
+        source_zh="zwbus 数据源配置的 [id_types] 表",
     ),
     Rule(
         code="status_unmapped",
@@ -302,6 +323,7 @@ _RULES = (
         fix_en="Add {value} to the [status] table of the source profile, then read the file "
         "again with zwbus ingest --reread.",
         source="zwbus source profile [status]",
+        source_zh="zwbus 数据源配置的 [status] 表",
     ),
     Rule(
         code="result_unmapped",
@@ -314,6 +336,7 @@ _RULES = (
         fix_en="Add {value} to the [result] table of the source profile, then read the file "
         "again with zwbus ingest --reread.",
         source="zwbus source profile [result]",
+        source_zh="zwbus 数据源配置的 [result] 表",
     ),
     Rule(
         code="item_unknown",
@@ -327,6 +350,7 @@ _RULES = (
         fix_en="Import the item catalogue of the region first (zwbus items import), then read "
         "the file again with zwbus ingest --reread.",
         source="zwbus item catalogue",
+        source_zh="zwbus 事项库",
     ),
     Rule(
         code="event_unmapped",
@@ -341,6 +365,7 @@ _RULES = (
         fix_en="Add {value} to the [events] table of the source profile, then read the file "
         "again with zwbus ingest --reread.",
         source="zwbus source profile [events]",
+        source_zh="zwbus 数据源配置的 [events] 表",
     ),
     Rule(
         code="code_unmapped",
@@ -353,6 +378,7 @@ _RULES = (
         fix_en="Add {value} to the [codes] table of the field in the source profile, then "
         "read the file again with zwbus ingest --reread.",
         source="zwbus source profile [codes]",
+        source_zh="zwbus 数据源配置的 [codes] 表",
     ),
     Rule(
         code="item_type_unknown",
@@ -363,6 +389,7 @@ _RULES = (
         fix_zh="请在数据源配置中为该事项类型编号补充对应的事项类型。",
         fix_en="Map the item type number to an item type in the source profile.",
         source="事项类型 numbering of the source catalogue",
+        source_zh="源事项库的事项类型编号",
     ),
     # --- sequence: an event against the case's earlier events ------------
     Rule(
@@ -376,6 +403,7 @@ _RULES = (
         fix_en="A case that was not accepted or was withdrawn takes no more events, "
         "so give a new application a new case number.",
         source="zwbus case lifecycle (terminal states not_accepted and withdrawn)",
+        source_zh="zwbus 办件生命周期（不予受理和撤回为终止状态）",
     ),
     Rule(
         code="missing_predecessor",
@@ -390,6 +418,7 @@ _RULES = (
         "names) from the source system and ingest it; parked events are then published "
         "by themselves.",
         source="zwbus event lifecycles",
+        source_zh="zwbus 事件生命周期",
     ),
     Rule(
         code="review_not_bad",
@@ -403,6 +432,7 @@ _RULES = (
         fix_en="Only bad reviews (level 1 非常不满意 or 2 不满意) are verified and rectified; "
         "check the case, channel and rater the record names.",
         source="差评 follow-up of the 好差评 system (不满意 and 非常不满意 are 差评)",
+        source_zh="好差评系统的差评处置（不满意和非常不满意为差评）",
     ),
     Rule(
         code="review_not_valid",
@@ -416,6 +446,7 @@ _RULES = (
         fix_en="Send the verification that found the review genuine first; a review found "
         "not genuine is not rectified.",
         source="差评 follow-up of the 好差评 system (verified, then rectified)",
+        source_zh="好差评系统的差评处置（先核实，再整改）",
     ),
     Rule(
         code="ticket_backwards",
@@ -427,6 +458,7 @@ _RULES = (
         fix_en="A ticket moves forward only (issued, called, skipped or served, ended); "
         "check the events and times in the source system.",
         source="zwbus hall lifecycle (ticket states move forward)",
+        source_zh="zwbus 大厅生命周期（号票状态只能向前推进）",
     ),
     Rule(
         code="booking_checked_in_twice",
@@ -438,6 +470,7 @@ _RULES = (
         fix_en="A booking is checked in once; check whether the source system wrote the "
         "check-in twice.",
         source="zwbus hall lifecycle (one check-in per booking)",
+        source_zh="zwbus 大厅生命周期（每个预约只签到一次）",
     ),
     Rule(
         code="booking_cancelled",
@@ -449,6 +482,7 @@ _RULES = (
         fix_en="A cancelled booking cannot be checked in; book again or take a ticket "
         "at the hall.",
         source="zwbus hall lifecycle (cancelled bookings end)",
+        source_zh="zwbus 大厅生命周期（已取消的预约随即结束）",
     ),
     Rule(
         code="resource_not_shareable",
@@ -461,6 +495,7 @@ _RULES = (
         fix_en="A resource marked 不予共享 or withdrawn from the catalogue takes no requests; "
         "agree a change of its share type with the provider first.",
         source="share types of 政务信息资源共享管理暂行办法 (国发〔2016〕51号)",
+        source_zh="《政务信息资源共享管理暂行办法》（国发〔2016〕51号）的共享类型",
     ),
     Rule(
         code="approval_required",
@@ -473,6 +508,7 @@ _RULES = (
         fix_en="A conditionally shared resource is delivered only after approval; send the "
         "approval first, then the delivery.",
         source="有条件共享 of 政务信息资源共享管理暂行办法 (国发〔2016〕51号)",
+        source_zh="《政务信息资源共享管理暂行办法》（国发〔2016〕51号）的有条件共享",
     ),
     Rule(
         code="transition_invalid",
@@ -483,6 +519,7 @@ _RULES = (
         fix_zh="请核对源系统中的事件顺序，并按顺序重新报送。",
         fix_en="Check the event order in the source system and send the events again in order.",
         source="zwbus case lifecycle",
+        source_zh="zwbus 办件生命周期",
     ),
 )
 

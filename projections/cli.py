@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
 from bus.i18n import _
 from bus.progress import SequenceProgress
 from bus.runner import Interrupted, run
+from bus.screen import ScreenConsole
 from bus.settings import Settings
 from contracts.case import CASE_EVENT_NAMES
 from projections import display
@@ -31,8 +31,8 @@ from projections.registry import PROJECTION_NAMES, build_projection
 from projections.runtime import ProjectionRunner, consumer_name
 from projections.workdays import china_today
 
-console = Console(soft_wrap=False)
-error_console = Console(stderr=True, soft_wrap=False)
+console = ScreenConsole(soft_wrap=False)
+error_console = ScreenConsole(stderr=True, soft_wrap=False)
 
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])

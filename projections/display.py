@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from rich.table import Table
+from rich.table import Column, Table
 
 from bus.i18n import N_, _
+from bus.screen import FittedTable
 from projections.cases.model import CaseRecord
 from projections.cases.queries import CaseView, HistoryEntry
 from projections.runtime import RunSummary
@@ -92,9 +93,13 @@ def set_aside_reason(entry: SetAsideEntry) -> str:
 
 def set_aside_table(entries: list[SetAsideEntry]) -> Table:
     """Build the table of set-aside messages."""
-    table = Table(_("Sequence"), _("Subject"), _("Key"), _("Reason"), _("Set aside at"))
-    for column in table.columns:
-        column.overflow = "fold"
+    table = FittedTable(
+        Column(_("Sequence"), no_wrap=True),
+        Column(_("Subject"), no_wrap=True),
+        Column(_("Key"), no_wrap=True),
+        Column(_("Reason")),
+        Column(_("Set aside at"), no_wrap=True),
+    )
     for entry in entries:
         table.add_row(
             str(entry.seq),
@@ -153,9 +158,13 @@ def _history_detail(entry: HistoryEntry) -> str:
 
 def history_table(entries: list[HistoryEntry]) -> Table:
     """Build the table of a case's events in business-time order."""
-    table = Table(_("Time"), _("Event"), _("System"), _("Sequence"), _("Detail"))
-    for column in table.columns:
-        column.overflow = "fold"
+    table = FittedTable(
+        Column(_("Time"), no_wrap=True),
+        Column(_("Event")),
+        Column(_("System"), no_wrap=True),
+        Column(_("Sequence"), no_wrap=True),
+        Column(_("Detail")),
+    )
     for entry in entries:
         table.add_row(
             show_time(entry.occurred_at),
@@ -168,23 +177,18 @@ def history_table(entries: list[HistoryEntry]) -> Table:
 
 
 def case_list_table(views: list[CaseView]) -> Table:
-    """Build the table of a case list."""
-    table = Table(
-        _("Unified case code"),
-        _("Local case number"),
-        _("Status"),
-        _("Submitted at"),
-        _("Department"),
-        _("Item"),
-        _("Region"),
-        _("Due date"),
-        _("Overdue"),
+    """Build the table of a case list: codes, numbers and dates whole, names wrapped."""
+    table = FittedTable(
+        Column(_("Unified case code"), no_wrap=True),
+        Column(_("Local case number"), no_wrap=True),
+        Column(_("Status")),
+        Column(_("Submitted at"), no_wrap=True),
+        Column(_("Department")),
+        Column(_("Item")),
+        Column(_("Region"), no_wrap=True),
+        Column(_("Due date"), no_wrap=True),
+        Column(_("Overdue")),
     )
-    for column in table.columns:
-        column.overflow = "fold"
-    # Codes, numbers and dates stay on one line; the names wrap instead.
-    for index in (0, 1, 3, 6, 7):
-        table.columns[index].no_wrap = True
     for view in views:
         case = view.case
         table.add_row(

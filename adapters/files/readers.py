@@ -20,6 +20,7 @@ import msgspec
 import python_calamine
 
 from adapters.files.decode import AUTO, decode_file
+from contracts.details import detail_text
 
 FORMATS = ("csv", "xlsx", "jsonl")
 
@@ -225,9 +226,8 @@ class _HeaderLayout:
         if not stray:
             return fields, None
 
-        error = (
-            f"row has values in column(s) {', '.join(map(str, stray))} outside the "
-            f"named columns {self.start + 1}-{end}"
+        error = detail_text(
+            "stray_cells", columns=", ".join(map(str, stray)), start=self.start + 1, end=end
         )
         return fields, error
 
@@ -322,7 +322,8 @@ def _iter_csv_rows(text: str) -> Iterator[_CsvRow]:
             return
         except csv.Error as exc:
             # The reader resets itself, so parsing goes on with the next line.
-            yield _CsvRow(line=line, cells=None, error=f"invalid CSV: {exc}", raw=feed.take_raw())
+            error = detail_text("csv_invalid", error=exc)
+            yield _CsvRow(line=line, cells=None, error=error, raw=feed.take_raw())
             continue
 
         raw = feed.take_raw()
@@ -489,10 +490,11 @@ def _parse_json_line(line: int, raw: str) -> _JsonLine:
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        return _JsonLine(line=line, raw=raw, values=None, raw_keys={}, error=f"invalid JSON: {exc}")
+        error = detail_text("json_invalid", error=exc)
+        return _JsonLine(line=line, raw=raw, values=None, raw_keys={}, error=error)
 
     if not isinstance(value, dict):
-        error = f"expected a JSON object, got a JSON {_json_type_name(value)}"
+        error = detail_text(f"json_{_json_type_name(value)}")
         return _JsonLine(line=line, raw=raw, values=None, raw_keys={}, error=error)
 
     values: dict[str, CellValue] = {}
@@ -500,11 +502,11 @@ def _parse_json_line(line: int, raw: str) -> _JsonLine:
     for key, item in value.items():
         name = clean_header(key)
         if not name:
-            error = f"key '{escape_name(key)}' is empty after cleaning"
+            error = detail_text("json_key_empty", key=escape_name(key))
             return _JsonLine(line=line, raw=raw, values=None, raw_keys={}, error=error)
         if name in values:
             first = escape_name(raw_keys[name])
-            error = f"keys '{first}' and '{escape_name(key)}' are the same after cleaning"
+            error = detail_text("json_keys_same", first=first, second=escape_name(key))
             return _JsonLine(line=line, raw=raw, values=None, raw_keys={}, error=error)
 
         values[name] = _json_value(item)

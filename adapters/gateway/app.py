@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import structlog
@@ -19,7 +20,8 @@ from adapters.gateway.limits import Admission, TokenBucket
 from adapters.gateway.openapi import MAX_RECORDS, openapi_document
 from adapters.gateway.rights import refusals
 from adapters.ingest.record_outcomes import RecordOutcome
-from bus.i18n import N_, _
+from adapters.summary import render_reason
+from bus.i18n import N_, _, current_language
 
 log = structlog.get_logger(__name__)
 
@@ -223,7 +225,20 @@ async def _ingest(
             retry_after=OVERLOAD_RETRY_S,
             detail=type(exc).__name__,
         )
-    return _answer(200, {"results": outcomes, "totals": _totals(outcomes)})
+    results = [_outcome_document(outcome) for outcome in outcomes]
+    return _answer(200, {"results": results, "totals": _totals(outcomes)})
+
+
+def _outcome_document(outcome: RecordOutcome) -> dict[str, Any]:
+    """Return an outcome with each reason's rule message in the gateway's screen language."""
+    document: dict[str, Any] = msgspec.to_builtins(outcome)
+    english = current_language() == "en"
+    if outcome.reasons:
+        document["reasons"] = [
+            {**msgspec.to_builtins(reason), "message": render_reason(reason, english=english)}
+            for reason in outcome.reasons
+        ]
+    return document
 
 
 def _totals(outcomes: list[RecordOutcome]) -> dict[str, int]:

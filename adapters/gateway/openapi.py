@@ -72,7 +72,18 @@ def openapi_document() -> dict[str, Any]:
                         "code": {"type": "string"},
                         "field": {"type": ["string", "null"]},
                         "value": {"type": ["string", "null"]},
-                        "detail": {"type": ["string", "null"]},
+                        "detail": {
+                            "type": ["string", "null"],
+                            "description": "The check's finding in English, kept stable.",
+                        },
+                        "message": {
+                            "type": "string",
+                            "description": (
+                                "The rule's message and fix with the values filled in, in "
+                                "the gateway's screen language (Simplified Chinese unless "
+                                "it runs with --lang en)."
+                            ),
+                        },
                     },
                 },
                 "Outcome": {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from adapters.family_records import FamilyCandidate
 from adapters.ingest.entity_state import EntityState, EntityStates, entity_key
 from adapters.ingest.keys import kv_token
+from contracts.details import detail_text
 from contracts.hall import BOOKING_EVENTS, HALL_PREDECESSORS, HALL_RANK
 from contracts.quarantine import Reason
 from contracts.review import BAD_LEVELS, REVIEW_PREDECESSORS
@@ -169,11 +170,19 @@ def _review(item: ResolvedRecord, state: EntityState, case_exists: CaseCheck) ->
         return waiting
     if state.level is not None and state.level not in BAD_LEVELS:
         return Reject(
-            Reason(code="review_not_bad", value=item.entity_id, detail=f"level {state.level}")
+            Reason(
+                code="review_not_bad",
+                value=item.entity_id,
+                detail=detail_text("review_level", level=state.level),
+            )
         )
     if item.event_type == "review.rectification_assigned" and state.valid is not True:
         return Reject(
-            Reason(code="review_not_valid", value=item.entity_id, detail="verified as not genuine")
+            Reason(
+                code="review_not_valid",
+                value=item.entity_id,
+                detail=detail_text("review_not_genuine"),
+            )
         )
     return Publish()
 
@@ -191,7 +200,7 @@ def _hall(
                 Reason(
                     code="booking_cancelled",
                     value=item.entity_id,
-                    detail="a cancellation of the booking is on the bus",
+                    detail=detail_text("booking_cancelled"),
                 )
             )
         if "hall.booking_checked_in" in state.types:
@@ -199,7 +208,7 @@ def _hall(
                 Reason(
                     code="booking_checked_in_twice",
                     value=item.entity_id,
-                    detail="another check-in event of the booking is on the bus",
+                    detail=detail_text("booking_checked_in"),
                 )
             )
         return Publish()
@@ -219,7 +228,9 @@ def _hall(
             Reason(
                 code="ticket_backwards",
                 value=item.entity_id,
-                detail=f"{event_type} after {_furthest(state)}",
+                detail=detail_text(
+                    "ticket_after", event_type=event_type, furthest=_furthest(state)
+                ),
             )
         )
     return _case_wait(item, case_exists) or Publish()
@@ -243,9 +254,9 @@ def _share(item: ResolvedRecord, state: EntityState, states: EntityStates) -> Ve
         if "share.resource_published" not in resource.types:
             return Wait(on=resource_key, waiting_for=("share.resource_published",))
         if resource.share_type == "none":
-            return _not_shareable(item, "the catalogue marks it 不予共享 (share type none)")
+            return _not_shareable(item, detail_text("resource_not_shared"))
         if "share.resource_withdrawn" in resource.types:
-            return _not_shareable(item, "it was withdrawn from the catalogue")
+            return _not_shareable(item, detail_text("resource_withdrawn"))
         return Publish()
     if event_type == "share.objection_raised":
         (resource_key,) = related_keys(item, states)
@@ -264,7 +275,7 @@ def _share(item: ResolvedRecord, state: EntityState, states: EntityStates) -> Ve
                 Reason(
                     code="approval_required",
                     value=item.entity_id,
-                    detail=f"resource {state.parent} is shared on conditions (有条件共享)",
+                    detail=detail_text("resource_conditional", resource=state.parent),
                 )
             )
     return Publish()

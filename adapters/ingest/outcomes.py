@@ -31,6 +31,7 @@ from adapters.record_checks import Rejection
 from bus.errors import StreamError
 from bus.i18n import N_
 from bus.publisher import PubAck, Publisher
+from contracts.details import detail_text
 from contracts.quarantine import Reason, RecordPosition
 
 log = structlog.get_logger(__name__)
@@ -153,7 +154,7 @@ class OutcomeWriter:
         self, rejection: Rejection, location: str, batch: Tally, writes: BatchWrites
     ) -> None:
         batch.quarantined += 1
-        batch.reasons.update(reason.code for reason in rejection.reasons)
+        batch.reasons.update({reason.code for reason in rejection.reasons})
         self.note(
             rejection.record.position,
             RecordOutcome(outcome="quarantined", reasons=tuple(rejection.reasons)),
@@ -361,8 +362,11 @@ class OutcomeWriter:
                 code="missing_predecessor",
                 field=None,
                 value=parked.code,
-                detail=f"waited for {', '.join(parked.waiting_for)} since "
-                f"{parked.parked_at.isoformat()}",
+                detail=detail_text(
+                    "waited_since",
+                    waiting=", ".join(parked.waiting_for),
+                    time=parked.parked_at.isoformat(),
+                ),
             )
             await self.quarantine_parked(parked, reason, batch, writes)
             writes.releases.append(parked)

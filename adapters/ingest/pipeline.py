@@ -41,6 +41,7 @@ from adapters.profile import Profile
 from adapters.record_checks import Rejection
 from bus.publisher import Publisher
 from contracts.case import PREDECESSORS, STATUS_RANK
+from contracts.details import detail_text
 from contracts.envelope import Source, encode_event, make_envelope
 from contracts.ids import ingested_event_id
 from contracts.quarantine import Reason
@@ -300,7 +301,7 @@ def _closed_reason(code: str, state: CaseState) -> Reason:
         code="case_closed",
         field=None,
         value=code,
-        detail=f"case was closed (not accepted or withdrawn) at {closed_at}",
+        detail=detail_text("case_closed_at", time=closed_at),
     )
 
 

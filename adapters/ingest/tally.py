@@ -24,6 +24,7 @@ class Tally:
     expired: int = 0
     resolved: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    """Records quarantined per rule code; a record that fails several rules counts under each."""
     files: int = 0
     skipped_files: list[str] = field(default_factory=list)
     unknown_columns: dict[str, list[str]] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from adapters.details_zh import waiting_zh
 from adapters.family_profile import load_source_profile
 from adapters.sdk.check import CheckedRecord, CheckReport, catalogue_from_file, check_sample
 from adapters.summary import render_reason
@@ -43,9 +44,10 @@ def _event_line(record: CheckedRecord) -> str:
             position=event.duplicate_of
         )
     if event.needs_on_bus:
-        line += _("; needs {types} first (checked on the bus)").format(
-            types=", ".join(event.needs_on_bus)
-        )
+        needs = event.needs_on_bus
+        if current_language() != "en":
+            needs = tuple(map(waiting_zh, needs))
+        line += _("; needs {types} first (checked on the bus)").format(types=", ".join(needs))
     return line
 
 

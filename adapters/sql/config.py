@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 from bus.errors import ConfigError
-from bus.i18n import N_
+from bus.i18n import N_, LazyText
 
 Driver = Literal["postgresql", "mysql"]
 DRIVER_NAMES: dict[str, Driver] = {
@@ -87,38 +87,45 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _invalid(path: str, key: str, value: object, rule: str) -> ConfigError:
+    """Build the error of one bad [poll] setting; ``rule`` is a message id marked with ``N_``."""
     return ConfigError(
         N_("Profile {path}: {key} = {value!r} is invalid: {rule}"),
         path=path,
         key=key,
         value=value,
-        rule=rule,
+        rule=LazyText(rule),
     )
 
 
 def check_poll(path: str, poll: PollSection) -> None:
     """Check the ``[poll]`` table; raise ``ConfigError`` naming the key and the fix."""
     if bool(poll.table) == bool(poll.query):
-        rule = "set exactly one of poll.table and poll.query"
+        rule = N_("set exactly one of poll.table and poll.query")
         raise _invalid(path, "poll.table", poll.table, rule)
     for key in ("watermark", "key"):
         value = getattr(poll, key)
         if not value.strip():
-            raise _invalid(path, f"poll.{key}", value, "name a column of the table or query")
+            raise _invalid(path, f"poll.{key}", value, N_("name a column of the table or query"))
 
     if not poll.dsn and not poll.driver:
-        raise _invalid(path, "poll.driver", poll.driver, "set poll.dsn, or poll.driver with host")
+        raise _invalid(
+            path, "poll.driver", poll.driver, N_("set poll.dsn, or poll.driver with host")
+        )
     if poll.driver and poll.driver.lower() not in DRIVER_NAMES:
-        raise _invalid(path, "poll.driver", poll.driver, "use postgresql, mysql or mariadb")
+        raise _invalid(path, "poll.driver", poll.driver, N_("use postgresql, mysql or mariadb"))
 
     if poll.batch_size < 1:
-        raise _invalid(path, "poll.batch_size", poll.batch_size, "use a positive number of rows")
+        raise _invalid(
+            path, "poll.batch_size", poll.batch_size, N_("use a positive number of rows")
+        )
     if poll.interval_s <= 0:
-        raise _invalid(path, "poll.interval_s", poll.interval_s, "use a positive number of seconds")
+        raise _invalid(
+            path, "poll.interval_s", poll.interval_s, N_("use a positive number of seconds")
+        )
     if poll.overlap is not None and poll.overlap < 0:
-        raise _invalid(path, "poll.overlap", poll.overlap, "use 0 or more")
+        raise _invalid(path, "poll.overlap", poll.overlap, N_("use 0 or more"))
     if poll.kind == "id" and poll.overlap is not None and not float(poll.overlap).is_integer():
-        raise _invalid(path, "poll.overlap", poll.overlap, "use a whole number of ids")
+        raise _invalid(path, "poll.overlap", poll.overlap, N_("use a whole number of ids"))
 
     retry_ok = 0 < poll.retry_initial_s <= poll.retry_max_s and poll.retry_attempts >= 1
     if not retry_ok:
@@ -126,11 +133,11 @@ def check_poll(path: str, poll: PollSection) -> None:
             path,
             "poll.retry_attempts",
             poll.retry_attempts,
-            "use at least 1 attempt, retry_initial_s > 0 and retry_max_s >= retry_initial_s",
+            N_("use at least 1 attempt, retry_initial_s > 0 and retry_max_s >= retry_initial_s"),
         )
     if poll.reconcile_interval_s < 0:
         raise _invalid(
-            path, "poll.reconcile_interval_s", poll.reconcile_interval_s, "use 0 (off) or more"
+            path, "poll.reconcile_interval_s", poll.reconcile_interval_s, N_("use 0 (off) or more")
         )
     if poll.dsn:
         _parse_dsn(path, poll.dsn)
@@ -185,12 +192,14 @@ def _parse_dsn(path: str, dsn: str) -> Connection:
             path,
             "poll.dsn",
             f"{parts.scheme}://…",
-            "use postgresql://user@host:port/database or mysql://user@host:port/database",
+            N_("use postgresql://user@host:port/database or mysql://user@host:port/database"),
         )
     try:
         port = parts.port or DEFAULT_PORTS[driver]
     except ValueError as exc:
-        raise _invalid(path, "poll.dsn", f"{parts.scheme}://…", "the port is not a number") from exc
+        raise _invalid(
+            path, "poll.dsn", f"{parts.scheme}://…", N_("the port is not a number")
+        ) from exc
     return Connection(
         driver=driver,
         host=parts.hostname,

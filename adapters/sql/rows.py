@@ -20,6 +20,7 @@ import msgspec
 from adapters.files.readers import CellValue, SourceRecord
 from bus.errors import ConfigError
 from bus.i18n import N_
+from contracts.details import detail_text
 
 RowKey = int | str
 
@@ -141,7 +142,7 @@ def row_record(row: dict[str, Any], key: RowKey) -> SourceRecord:
             fields[column] = cell_value(value)
         except UnicodeDecodeError:
             fields[column] = None
-            problems.append(f"column {column} holds bytes that are not UTF-8 text")
+            problems.append(detail_text("column_not_utf8", column=column))
     raw = json.dumps(row, ensure_ascii=False, default=_json_default)
     return SourceRecord(
         position=record_number(key),

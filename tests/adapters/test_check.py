@@ -158,6 +158,20 @@ def test_chinese_output(tmp_path: Path) -> None:
     assert "未检查" in result.stdout
 
 
+def test_documented_sample_rejections_in_chinese() -> None:
+    """Each rejected record of the guide's sample reads in Chinese, its detail included."""
+    result = _check(EXAMPLES / "huji-profile.toml", EXAMPLES / "huji-sample.csv", lang="zh_CN")
+
+    lines = [line.strip() for line in result.stdout.splitlines() if line.startswith("    [")]
+    assert result.returncode == 2
+    assert len(lines) == 3
+    assert "校验位为 9，应为 1" in lines[0]
+    assert lines[2].startswith("[time_invalid] 字段 状态时间 的时间 2024-02-30 08:00:00 无效：")
+    assert "不是有效的日历时间；可接受的格式：" in lines[2]
+    for english in ("invalid time value", "accepted forms", "check character", "calendar"):
+        assert english not in result.stdout
+
+
 def test_unreadable_profile_exits_one(tmp_path: Path) -> None:
     sample = write_csv(tmp_path / "sample.csv", [case_row("G1", "submitted", "2024-03-01 09:00")])
 

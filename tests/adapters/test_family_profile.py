@@ -79,7 +79,11 @@ def test_event_codes_normalised(tmp_path: Path) -> None:
         ('case_system = "TEST-SYS"\n', "", ["source.case_system", "local_no column"]),
         ('family = "review"', 'family = "reviews"', ["source.family", "case, review, hall, share"]),
         ('event_time = "time"\n', "", ["fields.event_time", "must be mapped to a column"]),
-        ('family = "review"', 'family = "review"\nfamliy = "x"', ["famliy", "$.source"]),
+        (
+            'family = "review"',
+            'family = "review"\nfamliy = "x"',
+            ["famliy", "[source]", "case_system"],
+        ),
     ],
 )
 def test_bad_review_profile_named(tmp_path: Path, old: str, new: str, expected: list[str]) -> None:

@@ -28,6 +28,7 @@ from adapters.gateway.config import GatewayConfig, load_gateway_config
 from adapters.gateway.service import serve_gateway
 from adapters.items import import_catalogue
 from bus.errors import ConfigError
+from bus.i18n import set_language
 from bus.reader import read_stream
 from bus.server import ServerInfo
 from bus.settings import Settings
@@ -175,6 +176,23 @@ async def test_retried_batch_gives_duplicates(
     assert [r["event_id"] for r in first["results"]] == [r["event_id"] for r in second["results"]]
     assert [r["seq"] for r in first["results"]] == [r["seq"] for r in second["results"]]
     assert len(await _case_events(bus[1])) == 3
+
+
+async def test_quarantined_reason_has_message_in_screen_language(gateway: Gateway) -> None:
+    rejected = case_row("Q9", "submitted", "2024-03-02 09:00:00", id_no=INVALID_ID)
+
+    _status, english, _ = await gateway.send(rejected)
+    set_language("zh_CN")
+    _status, chinese, _ = await gateway.send(rejected)
+
+    english_reason = english["results"][0]["reasons"][0]
+    chinese_reason = chinese["results"][0]["reasons"][0]
+    assert english_reason["message"].startswith("[id_card_invalid] Resident ID card number")
+    assert chinese_reason["message"].startswith("[id_card_invalid] 字段 id_no 的居民身份证号码")
+    assert "校验位为" in chinese_reason["message"]
+    assert "check character" not in chinese_reason["message"]
+    assert chinese_reason["detail"] == english_reason["detail"]
+    assert chinese_reason["detail"].startswith("check character is")
 
 
 async def test_outcome_per_record(gateway: Gateway) -> None:

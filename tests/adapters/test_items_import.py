@@ -68,7 +68,7 @@ async def test_real_catalogue_import_counts(
     assert tally.quarantined == BAD_ENTRIES
     assert tally.duplicates == 0
     assert tally.reconciles
-    assert tally.reasons == Counter({"department_code_invalid": 427, "item_code_invalid": 3})
+    assert tally.reasons == Counter({"department_code_invalid": 317, "item_code_invalid": 3})
     assert await _count(js, ITEMS) == GOOD_ENTRIES
     assert len(entries) == BAD_ENTRIES
     assert all(state.is_open for state in entries.values())

@@ -60,13 +60,17 @@ async def _park_one_of_each(settings: Settings, folder: Path) -> None:
         await ingest_files(settings, profile, [write_rows(folder / f"family{number}.csv", rows)])
 
 
-def _parked_list(settings: Settings, *arguments: str, lang: str = "en") -> str:
+def _parked_list(
+    settings: Settings, *arguments: str, lang: str = "en", columns: str | None = "250"
+) -> str:
+    """Run ``zwbus parked list``; with ``columns`` None its output has no width to fit."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("ZWBUS_") and key not in {"LANG", "LANGUAGE", "LC_ALL"}
+        if not key.startswith("ZWBUS_") and key not in {"LANG", "LANGUAGE", "LC_ALL", "COLUMNS"}
     }
-    environment["COLUMNS"] = "250"
+    if columns is not None:
+        environment["COLUMNS"] = columns
     result = subprocess.run(
         [
             str(ZWBUS),
@@ -142,3 +146,25 @@ async def test_list_in_chinese(settings: Settings, tmp_path: Path) -> None:
 
     assert "申请" in output
     assert "Kind" not in output
+
+
+async def test_list_keeps_codes_whole_at_80_columns(settings: Settings, tmp_path: Path) -> None:
+    await _park_one_of_each(settings, tmp_path)
+    wide = _rows(await asyncio.to_thread(_parked_list, settings))
+    case_code = next(entity for entity, cells in wide.items() if cells[3] == "case.accepted")
+
+    output = await asyncio.to_thread(_parked_list, settings, lang="zh_CN", columns="80")
+
+    lines = output.splitlines()
+    assert any(case_code in line for line in lines)
+    assert max(len(line) for line in lines) <= 80
+    assert "办件" in output
+
+
+async def test_list_piped_is_wide(settings: Settings, tmp_path: Path) -> None:
+    await _park_one_of_each(settings, tmp_path)
+
+    output = await asyncio.to_thread(_parked_list, settings, columns=None)
+
+    assert list(_rows(output)) == list(_rows(await asyncio.to_thread(_parked_list, settings)))
+    assert max(len(line) for line in output.splitlines()) <= 160

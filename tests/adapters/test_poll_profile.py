@@ -109,7 +109,7 @@ def test_missing_password_variable_named(tmp_path: Path, monkeypatch: pytest.Mon
         ),
         (
             'driver = "mysql"\ntable = "t"\nwatermark = "w"\nkey = "k"\nkind = "day"\n',
-            "does not match the profile format",
+            "poll.kind = 'day' is not allowed; use one of id, time",
         ),
     ],
 )

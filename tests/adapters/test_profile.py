@@ -101,8 +101,8 @@ def test_profile_unknown_source_key_named(tmp_path: Path) -> None:
         load_profile(_write(tmp_path, text))
 
     message = str(caught.value)
-    assert "famliy" in message
-    assert "$.source" in message
+    assert "the key famliy is not known in [source]" in message
+    assert "known keys there are id, system," in message
 
 
 def test_profile_invalid_toml_names_file(tmp_path: Path) -> None:

@@ -53,18 +53,18 @@ class LoadedBus:
     """Entry id by reason code."""
 
 
-def _environment() -> dict[str, str]:
+def _environment(columns: str) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("ZWBUS_") and key not in _LANGUAGE_VARIABLES
     }
-    environment["COLUMNS"] = "200"
+    environment["COLUMNS"] = columns
     return environment
 
 
 def _zwbus(
-    loaded: LoadedBus, *arguments: str, lang: str | None = "en"
+    loaded: LoadedBus, *arguments: str, lang: str | None = "en", columns: str = "200"
 ) -> subprocess.CompletedProcess[str]:
     language = ["--lang", lang] if lang else []
     return subprocess.run(
@@ -79,7 +79,7 @@ def _zwbus(
         ],
         capture_output=True,
         text=True,
-        env=_environment(),
+        env=_environment(columns),
         timeout=60,
         check=False,
     )
@@ -192,6 +192,81 @@ def test_list_chinese_by_default(loaded: LoadedBus) -> None:
     assert CJK.search(result.stdout)
     assert "entries shown" not in result.stdout
     assert "Reasons" not in result.stdout
+    assert "id_card_invalid（字段 id_no）" in result.stdout
+
+
+def test_list_newest_first(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.index("export.csv#3") < result.stdout.index("export.csv#2")
+
+
+def test_list_names_field_of_each_reason(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list")
+
+    assert result.returncode == 0, result.stderr
+    assert "id_card_invalid (id_no)" in result.stdout
+    assert "status_unmapped (status)" in result.stdout
+
+
+def test_list_by_family(loaded: LoadedBus) -> None:
+    cases = _zwbus(loaded, "quarantine", "list", "--family", "case")
+    items = _zwbus(loaded, "quarantine", "list", "--family", "item")
+
+    assert cases.returncode == 0, cases.stderr
+    assert "2 of 2 entries shown." in cases.stdout
+    assert "0 of 0 entries shown." in items.stdout
+
+
+def test_list_limit_tells_how_to_narrow(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list", "--limit", "1")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 of 2 entries shown." in result.stdout
+    assert "--family" in result.stdout
+
+
+def test_list_json(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list", "--json")
+    documents = json.loads(result.stdout)
+
+    assert result.returncode == 0, result.stderr
+    assert [document["position"]["record"] for document in documents] == [3, 2]
+    assert {document["entry_id"] for document in documents} == set(loaded.entry_ids.values())
+    reason = next(
+        document["reasons"][0]
+        for document in documents
+        if document["reasons"][0]["code"] == "id_card_invalid"
+    )
+    assert reason["field"] == "id_no"
+    assert reason["value"] == mask_identifier(INVALID_ID)
+    assert reason["message"].startswith("[id_card_invalid] Resident ID card number")
+    assert all(document["status"] == "open" for document in documents)
+
+
+def test_list_json_messages_in_chinese(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list", "--json", lang=None)
+    messages = [
+        reason["message"]
+        for document in json.loads(result.stdout)
+        for reason in document["reasons"]
+    ]
+
+    assert result.returncode == 0, result.stderr
+    assert all(CJK.search(message) for message in messages)
+    assert not any("check character" in message for message in messages)
+
+
+def test_list_at_80_columns_keeps_ids(loaded: LoadedBus) -> None:
+    result = _zwbus(loaded, "quarantine", "list", lang=None, columns="80")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for entry_id in loaded.entry_ids.values():
+        assert any(entry_id[:12] in line for line in lines)
+    assert any("id_card_invalid（字段 id_no）" in line for line in lines)
 
 
 # show -------------------------------------------------------------------------

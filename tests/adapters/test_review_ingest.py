@@ -380,7 +380,7 @@ async def test_follow_up_missing_fields_quarantined(
 
     tally = await ingest_files(catalogued, reviews, [write_rows(tmp_path / "r.csv", rows)])
 
-    assert tally.reasons == Counter({"required_missing": 2})
+    assert tally.reasons == Counter({"required_missing": 1}), "counts records, not reasons"
 
 
 # Re-sends ---------------------------------------------------------------------

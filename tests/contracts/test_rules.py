@@ -54,6 +54,8 @@ SAMPLE_VALUES = {
 }
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+STANDARD = re.compile(r"GB(?:/T)? [0-9.]+(?:-[0-9]{4})?")
+"""A national standard's number, which Chinese text writes as it is."""
 ALL_RULES = sorted(RULES.values(), key=lambda item: item.code)
 
 
@@ -72,6 +74,15 @@ def test_rule_family_layer_and_source(item: Rule) -> None:
     assert item.family in get_args(Family)
     assert item.layer in get_args(Layer)
     assert item.source
+
+
+@pytest.mark.parametrize("item", ALL_RULES, ids=lambda item: item.code)
+def test_rule_source_in_chinese(item: Rule) -> None:
+    only_a_standard = STANDARD.fullmatch(item.source_zh) is not None
+
+    assert CJK.search(item.source_zh) or only_a_standard, item.source_zh
+    for number in STANDARD.findall(item.source):
+        assert number in item.source_zh
 
 
 @pytest.mark.parametrize("item", ALL_RULES, ids=lambda item: item.code)
