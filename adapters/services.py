@@ -27,11 +27,11 @@ def provide(settings: Settings, config: RunConfig) -> list[Service]:
     services: list[Service] = []
     if config.path is None:
         return services
-    if "gateway" in config.tables:
+    if config.tables.gateway is not None:
         services.append(_gateway(settings, config.path))
-    for name in config.tables.get("run", {}).get("pollers", []):
+    for name in config.tables.run.pollers:
         services.append(_poller(settings, config.folder / name))
-    if config.tables.get("sink"):
+    if config.tables.sink:
         services.append(_sinks(settings, config.path))
     return services
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,9 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
     statuses.add_row(_("Total"), str(result.cases_total), style="bold")
     console.print(statuses)
     console.print(
-        _("Overdue cases (past their promised working days): {count}").format(count=result.overdue)
+        _("Overdue cases (past their promised working days) as of {day}: {count}").format(
+            day=result.today.isoformat(), count=result.overdue
+        )
     )
 
     print_family_summary(console, result)
@@ -214,12 +216,17 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
     "--today",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help=_("Date overdue cases are counted at (default: today)."),
+    help=_(
+        "Date overdue cases and bad reviews are counted at, YYYY-MM-DD (default: today in "
+        "China, the day zwbus cases list --overdue and zwbus reviews overdue count at)."
+    ),
 )
 @click.pass_obj
-def demo(settings: Settings, as_json: bool, seed: int, cases: int, today: object) -> int:
+def demo(
+    settings: Settings, as_json: bool, seed: int, cases: int, today: datetime | None
+) -> int:
     show_progress = not as_json and sys.stderr.isatty()
-    reference_day = today.date() if today is not None else date.today()  # type: ignore[attr-defined]
+    reference_day = None if today is None else today.date()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -12,13 +12,20 @@ below apply. Each concern has its own table, for example::
     [reviews.provinces.44]    # overrides for reviews of one province (2-digit code)
     rectification_days = 10
 
-An unknown table or key is an error, so that a misspelt key cannot
-silently leave a default in force.
+    [run]
+    projections = ["cases", "reviews"]   # left out: every projection
+    pollers = ["profiles/ga-db.toml"]    # poll profiles, relative to this file
+
+The ``[gateway]`` and ``[[sink]]`` tables are checked in full by their own
+loaders (``adapters.gateway.config``, ``adapters.sinks.config``). An unknown
+table or key is an error, so that a misspelt key cannot silently leave a
+default in force. docs/configuration.md describes every table.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +33,7 @@ import msgspec
 import structlog
 
 from bus.errors import ConfigError
-from bus.i18n import N_
+from bus.i18n import N_, _
 
 log = structlog.get_logger(__name__)
 
@@ -90,15 +97,43 @@ class ReviewsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         )
 
 
+class RunTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[run]`` table: what ``zwbus run`` starts besides the gateway and the sinks."""
+
+    projections: list[str] | None = None
+    """Projections to follow; None (the key left out) follows every registered projection."""
+    pollers: list[str] = []
+    """Poll profiles, one table poller each; relative paths start at the file's folder."""
+
+
 class ZwbusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration file, one field per table."""
 
     reviews: ReviewsConfig = ReviewsConfig()
-    # The tables of ``zwbus run``, the gateway and the sinks; their own
-    # loaders check them (bus.services, adapters.gateway, adapters.sinks).
-    run: dict[str, Any] = {}
+    run: RunTable = RunTable()
+    # The gateway's and the sinks' own loaders check these tables in full
+    # (adapters.gateway.config, adapters.sinks.config).
     gateway: dict[str, Any] | None = None
     sink: list[dict[str, Any]] = []
+
+
+TABLES: tuple[str, ...] = ZwbusConfig.__struct_fields__
+"""Names of the top-level tables the file may have."""
+KNOWN_TABLES = ", ".join(f"[[{name}]]" if name == "sink" else f"[{name}]" for name in TABLES)
+"""The tables as they are written in the file: ``[reviews], [run], [gateway], [[sink]]``."""
+
+_TABLE_RULES: dict[str, str] = {
+    "reviews": N_(
+        "deadlines are 0 to {maximum} working days and a province is named by 2 digits, "
+        "such as [reviews.provinces.51]"
+    ),
+    "run": N_(
+        "[run] takes projections (a list of projection names) and pollers (a list of poll "
+        "profile paths)"
+    ),
+    "gateway": N_("[gateway] is a table; the gateway checks its keys when it starts"),
+    "sink": N_("each sink is a [[sink]] table; the sinks check their keys when they start"),
+}
 
 
 def config_path(explicit: Path | None = None) -> Path | None:
@@ -145,16 +180,46 @@ def load_config(explicit: Path | None = None) -> ZwbusConfig:
         ) from exc
 
     try:
-        config = msgspec.toml.decode(data, type=ZwbusConfig)
+        tables = msgspec.toml.decode(data)
     except msgspec.DecodeError as exc:
         raise ConfigError(
-            N_("Configuration file {path} is invalid: {detail}. Correct the file; unknown "
-               "tables and keys are rejected, deadlines are 0 to {maximum} working days and "
-               "a province is named by 2 digits, such as [reviews.provinces.51]."),
+            N_("Configuration file {path} is invalid: {detail}. Correct the TOML syntax "
+               "at that place."),
             path=path,
             detail=str(exc),
-            maximum=MAX_DEADLINE_DAYS,
+        ) from exc
+    _check_table_names(path, tables)
+
+    try:
+        config = msgspec.convert(tables, ZwbusConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(
+            N_("Configuration file {path} is invalid: {detail}. Correct the value at that "
+               "place: {rule}."),
+            path=path,
+            detail=str(exc),
+            rule=_rule_for(str(exc)),
         ) from exc
     log.debug("config_loaded", path=str(path))
     return config
 
+
+def _check_table_names(path: Path, tables: dict[str, Any]) -> None:
+    unknown = sorted(name for name in tables if name not in TABLES)
+    if unknown:
+        raise ConfigError(
+            N_("Configuration file {path} has an unknown table or key {key} at its top "
+               "level. The known tables are {known}; correct the name or remove it."),
+            path=path,
+            key=unknown[0],
+            known=KNOWN_TABLES,
+        )
+
+
+def _rule_for(detail: str) -> str:
+    """Return the rule of the table that a msgspec error location such as ``$.run`` names."""
+    match = re.search(r"`\$\.(\w+)", detail)
+    table = match.group(1) if match else ""
+    if table not in _TABLE_RULES:
+        return _("the known tables are {known}").format(known=KNOWN_TABLES)
+    return _(_TABLE_RULES[table]).format(maximum=MAX_DEADLINE_DAYS)

@@ -54,6 +54,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bus.runner import raise_if_cancelled
 from bus.streams import OPS
 from contracts.subjects import decode_token, encode_token
 
@@ -255,6 +256,9 @@ class Heartbeat:
 
     async def _loop(self) -> None:
         while True:
+            # The stop in __aexit__ cancels this task once and awaits its end;
+            # a cancellation lost in the publish of beat() must still end it.
+            raise_if_cancelled()
             await asyncio.sleep(self.interval_s)
             try:
                 await self.beat()

@@ -21,8 +21,13 @@ DEFAULT_CONFIG = Path("zwbus.toml")
 @click.command(
     "run",
     help=_(
-        "Run the gateway, the configured pollers and sinks and the projections together, "
-        "until Ctrl-C or SIGTERM stops them cleanly."
+        "Run the gateway, the table pollers, the return-flow sinks and the projections of "
+        "the configuration file together, until Ctrl-C or SIGTERM stops them cleanly; the "
+        "exit status is then 130.\n\nThe file is --config FILE, else ZWBUS_CONFIG, else "
+        "zwbus.toml in the working folder. zwbus run reads its tables [gateway] (the HTTP "
+        "gateway, when present), [[sink]] (one per return-flow sink), [run] pollers (poll "
+        "profiles, one poller each) and [run] projections (default: every projection); "
+        "docs/configuration.md describes every table."
     ),
 )
 @click.pass_obj
@@ -48,7 +53,9 @@ def run_all(settings: Settings) -> None:
         try:
             run(run_services(services, started=started))
         except Interrupted:
+            # Exit status 130, as zwbus poll and other commands stopped by Ctrl-C.
             click.echo(_("Stopped; every part finished its current work."))
+            raise
     finally:
         if started_server:
             server.stop(settings.data_dir)

@@ -14,6 +14,24 @@ class Interrupted(Exception):
     """The command was stopped by SIGINT or SIGTERM; work in progress was cancelled."""
 
 
+def raise_if_cancelled() -> None:
+    """Raise ``CancelledError`` when the current task was cancelled but kept running.
+
+    On Python 3.11, ``asyncio.wait_for`` returns the awaited result and drops
+    the cancellation when the cancellation arrives after the result but
+    before the waiting task resumes (``asyncio/tasks.py`` of 3.11.7; asyncpg
+    uses its own copy of the newer ``wait_for`` below 3.12). nats-py 2.16
+    awaits every request reply through it, so a task cancelled just as a
+    publish or a key-value write is acknowledged goes on as if nothing
+    happened, and the code that awaits its end waits forever.
+    ``Task.cancelling()`` still counts that request, so a loop that calls
+    this between two steps stops at the next step.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` on a new event loop; SIGINT/SIGTERM cancel it and raise ``Interrupted``."""
 

@@ -4,7 +4,8 @@ Packages contribute services through the ``zwbus.services`` entry-point
 group, so ``bus`` starts the gateway, pollers, sinks and projections without
 importing the packages that define them. A provider is a function
 ``provide(settings, config) -> list[Service]`` that reads its own tables of
-the configuration file and returns what should run.
+the configuration file (``[gateway]``, ``[[sink]]``, ``[run]``) and returns
+what should run.
 
 All services share one event loop and one task group. Ctrl-C or SIGTERM
 cancels the group; each service then stops in its own clean way (the
@@ -16,16 +17,14 @@ fails stops the others, and the failure is reported.
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from bus.config import config_path, load_config
+from bus.config import ZwbusConfig, config_path, load_config
 from bus.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,10 +47,10 @@ Provider = Callable[[Settings, "RunConfig"], list[Service]]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The configuration file as read, and where it lies (relative paths start there)."""
+    """The checked configuration file, and where it lies (relative paths start there)."""
 
     path: Path | None
-    tables: dict[str, Any]
+    tables: ZwbusConfig
 
     @property
     def folder(self) -> Path:
@@ -59,16 +58,15 @@ class RunConfig:
 
 
 def read_run_config(explicit: Path | None) -> RunConfig:
-    """Read the configuration file that ``bus.config`` chooses; none gives empty tables.
+    """Read the configuration file that ``bus.config`` chooses; none gives the defaults.
 
-    The whole file is checked first, so a misspelt table stops the run
-    instead of leaving a part unstarted.
+    The whole file is checked first, so a misspelt table or key stops the
+    run instead of leaving a part unstarted or starting every projection.
     """
     path = config_path(explicit)
     if path is None:
-        return RunConfig(path=None, tables={})
-    load_config(path)
-    return RunConfig(path=path, tables=tomllib.loads(path.read_text(encoding="utf-8")))
+        return RunConfig(path=None, tables=ZwbusConfig())
+    return RunConfig(path=path, tables=load_config(path))
 
 
 def collect_services(settings: Settings, config: RunConfig) -> list[Service]:

@@ -33,6 +33,12 @@ States, checked in this order:
 - ``slow``: lag above 0 and the time to catch up exceeds ``slow_after_s``,
   or is unknown because an alive owner made no progress.
 
+Ephemeral consumers of key-value buckets (``KV_*`` streams without a
+durable name) are left out unless asked for: commands that read a bucket
+leave them behind until the server deletes them as inactive. Only live
+stores ``<name>.sqlite`` are read, not the files a rebuild leaves beside
+them.
+
 Adapters and return-flow sinks are listed from their heartbeats: sources
 such as the file-drop source, table pollers (named by source id) and the
 HTTP gateway (``gateway-<sender>-<family>``) send heartbeats of kind
@@ -613,16 +619,23 @@ async def gather(
     previous: Snapshot | None = None,
     sample_s: float = DEFAULT_SAMPLE_S,
     slow_after_s: float = DEFAULT_SLOW_AFTER_S,
+    with_bucket_readers: bool = False,
 ) -> tuple[LagReport, Snapshot]:
     """Build a report against ``previous``, or against a snapshot taken ``sample_s`` earlier.
 
-    Returns the report and the snapshot it ends with, which the next
-    refresh passes as ``previous``.
+    Ephemeral consumers of key-value buckets are listed only with
+    ``with_bucket_readers``. Returns the report and the snapshot it ends
+    with, which the next refresh passes as ``previous``.
     """
     if previous is None:
-        previous = await take_snapshot(client, data_dir, with_unprocessed_times=False)
+        previous = await take_snapshot(
+            client,
+            data_dir,
+            with_unprocessed_times=False,
+            with_bucket_readers=with_bucket_readers,
+        )
         await asyncio.sleep(sample_s)
-    current = await take_snapshot(client, data_dir)
+    current = await take_snapshot(client, data_dir, with_bucket_readers=with_bucket_readers)
     js = client.jetstream(timeout=API_TIMEOUT_S)
     history = await recent_heartbeats(js, current.taken_at - timedelta(seconds=RATE_WINDOW_S))
     return build_report(previous, current, history, slow_after_s=slow_after_s), current

@@ -308,13 +308,14 @@ class _Options:
     max_lag: int | None
     max_age_s: float | None
     interval_s: float
+    with_bucket_readers: bool
 
 
 async def _report_once(settings: Settings, options: _Options) -> LagReport:
     async with open_bus(settings, name="zwbus-lag") as (client, _js):
         report, _snapshot = await gather(
             client, settings.data_dir, sample_s=options.sample_s,
-            slow_after_s=options.slow_after_s,
+            slow_after_s=options.slow_after_s, with_bucket_readers=options.with_bucket_readers,
         )
     report.exceeded = find_exceeded(report, max_lag=options.max_lag, max_age_s=options.max_age_s)
     return report
@@ -329,6 +330,7 @@ async def _watch(
             report, previous = await gather(
                 client, settings.data_dir, previous=previous, sample_s=options.sample_s,
                 slow_after_s=options.slow_after_s,
+                with_bucket_readers=options.with_bucket_readers,
             )
             report.exceeded = find_exceeded(
                 report, max_lag=options.max_lag, max_age_s=options.max_age_s
@@ -390,6 +392,9 @@ def _run_watch(settings: Settings, options: _Options, *, as_json: bool) -> LagRe
 @click.option("--json", "as_json", is_flag=True,
               help=_("Write a JSON document instead of tables (one line per refresh with "
                      "--watch)."))
+@click.option("--all", "show_all", is_flag=True,
+              help=_("Also list the ephemeral consumers of key-value buckets that commands "
+                     "reading a bucket leave until the server deletes them as inactive."))
 @click.pass_obj
 def lag(
     settings: Settings,
@@ -400,9 +405,10 @@ def lag(
     max_lag: int | None,
     max_age: float | None,
     as_json: bool,
+    show_all: bool,
 ) -> int:
     options = _Options(sample_s=sample_seconds, slow_after_s=slow_after, max_lag=max_lag,
-                       max_age_s=max_age, interval_s=interval)
+                       max_age_s=max_age, interval_s=interval, with_bucket_readers=show_all)
     if watch:
         report = _run_watch(settings, options, as_json=as_json)
         return 1 if report is not None and report.exceeded else 0

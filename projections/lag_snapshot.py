@@ -28,6 +28,8 @@ from projections.checkpoint_store import ProjectionStore
 
 API_TIMEOUT_S = 5.0
 PROJECTION_HEARTBEAT = "projection"
+KV_STREAM_PREFIX = "KV_"
+"""JetStream keeps key-value bucket ``NAME`` in stream ``KV_NAME``."""
 
 
 # --- JetStream API replies (only the fields read here) ---------------------------
@@ -77,6 +79,8 @@ class _Sequence(msgspec.Struct):
 
 
 class _ConsumerConfig(msgspec.Struct):
+    durable_name: str = ""
+    """Empty for an ephemeral consumer, which the server deletes once it is inactive."""
     description: str = ""
     filter_subject: str = ""
     filter_subjects: list[str] = []
@@ -130,6 +134,8 @@ class Snapshot:
     unprocessed_times: dict[tuple[str, int], datetime] = field(default_factory=dict)
     """Stream time of the first message after a position, by (stream, position)."""
     notes: list[str] = field(default_factory=list)
+    hidden_consumers: int = 0
+    """Ephemeral consumers of key-value buckets left out of ``consumers``."""
 
 
 async def _api_list(
@@ -187,6 +193,26 @@ async def _read_consumers(client: Client, streams: Sequence[str]) -> list[Consum
     return consumers
 
 
+def is_bucket_reader(info: ConsumerInfo) -> bool:
+    """Tell whether ``info`` is an ephemeral consumer of a key-value bucket.
+
+    nats-py reads a bucket's keys and watches it through such consumers, so
+    commands that list parked events or read source positions leave them
+    behind until the server deletes them as inactive.
+    """
+    return info.stream_name.startswith(KV_STREAM_PREFIX) and not info.config.durable_name
+
+
+def is_live_store(path: Path) -> bool:
+    """Tell whether ``path`` is a projection's live store ``<name>.sqlite``.
+
+    A rebuild builds ``<name>.rebuild.sqlite`` and keeps the replaced store
+    as ``<name>.previous.sqlite``; both carry the projection's checkpoint
+    and would list it twice.
+    """
+    return "." not in path.stem
+
+
 async def _read_store(path: Path, notes: list[str]) -> list[StorePosition]:
     try:
         async with ProjectionStore.open(path, projection=path.stem, create=False) as store:
@@ -215,7 +241,8 @@ async def _read_stores(
 ) -> list[StorePosition]:
     stores: list[StorePosition] = []
     for path in sorted((data_dir / "projections").glob("*.sqlite")):
-        stores.extend(await _read_store(path, notes))
+        if is_live_store(path):
+            stores.extend(await _read_store(path, notes))
 
     # A runner on another machine has no store here; its heartbeat still
     # carries the stream and the stored sequence.
@@ -258,12 +285,18 @@ async def _unprocessed_time(
 
 
 async def take_snapshot(
-    client: Client, data_dir: Path, *, with_unprocessed_times: bool = True
+    client: Client,
+    data_dir: Path,
+    *,
+    with_unprocessed_times: bool = True,
+    with_bucket_readers: bool = False,
 ) -> Snapshot:
     """Read streams, consumers, projection stores and the last heartbeats now.
 
     With ``with_unprocessed_times`` it also reads the stream time of the
     first unprocessed message of every entry with lag, one request each.
+    Ephemeral consumers of key-value buckets are left out and counted in
+    ``hidden_consumers`` unless ``with_bucket_readers`` is set.
     """
     js = client.jetstream(timeout=API_TIMEOUT_S)
     notes: list[str] = []
@@ -271,9 +304,22 @@ async def take_snapshot(
     clock_s = time.monotonic()
     streams = await _read_streams(client)
     consumers = await _read_consumers(client, sorted(streams))
+    hidden = 0
+    if not with_bucket_readers:
+        kept = [info for info in consumers if not is_bucket_reader(info)]
+        hidden = len(consumers) - len(kept)
+        consumers = kept
+    if hidden:
+        notes.append(
+            _("{count} ephemeral consumer(s) of key-value buckets, left by commands that read "
+              "them, are not listed; --all lists them.").format(count=hidden)
+        )
     heartbeats = {(doc.kind, doc.name): doc for doc in await latest_heartbeats(js)}
     stores = await _read_stores(data_dir, heartbeats, notes)
-    snapshot = Snapshot(taken_at, clock_s, streams, consumers, stores, heartbeats, notes=notes)
+    snapshot = Snapshot(
+        taken_at, clock_s, streams, consumers, stores, heartbeats, notes=notes,
+        hidden_consumers=hidden,
+    )
     if not with_unprocessed_times:
         return snapshot
 

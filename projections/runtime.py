@@ -42,6 +42,7 @@ from bus.errors import BusError, CheckpointAheadError, ConnectError, StreamError
 from bus.heartbeat import DEFAULT_INTERVAL_S, Heartbeat
 from bus.i18n import N_
 from bus.pull import BatchPuller, DeliveryInfo
+from bus.runner import raise_if_cancelled
 from bus.settings import Settings
 from bus.streams import ensure_streams
 from projections.base import ApplyCounts, Projection
@@ -291,6 +292,8 @@ class ProjectionRunner:
     ) -> None:
         empty_fetches = 0
         while True:
+            # A stop can be lost inside nats-py's waits on Python 3.11.
+            raise_if_cancelled()
             if until_caught_up and pending == 0:
                 return
 

@@ -16,7 +16,8 @@ from projections.runtime import ProjectionRunner
 
 def provide(settings: Settings, config: RunConfig) -> list[Service]:
     """Return a following runner for each chosen projection."""
-    names = config.tables.get("run", {}).get("projections", list(PROJECTION_NAMES))
+    chosen = config.tables.run.projections
+    names = list(PROJECTION_NAMES) if chosen is None else chosen
     unknown = sorted(set(names) - set(PROJECTION_NAMES))
     if unknown:
         raise ConfigError(

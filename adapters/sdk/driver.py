@@ -6,9 +6,11 @@
 
 Cancelling the task that runs ``run_source`` stops it cleanly: the source's
 generator is closed, a last heartbeat has state ``stopped``, the publisher is
-released and the connection drained. A batch whose outcomes were not all
-acknowledged leaves its position unstored, so the next run reads it again
-and its records already on the bus come back as duplicates.
+released and the connection drained. A cancellation that a NATS request
+dropped (``bus.runner.raise_if_cancelled``) stops it after the current
+batch. A batch whose outcomes were not all acknowledged leaves its position
+unstored, so the next run reads it again and its records already on the bus
+come back as duplicates.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from adapters.sdk.source import Batch, Source, SourceContext
 from bus.connect import open_bus
 from bus.heartbeat import Heartbeat
 from bus.publisher import Publisher
+from bus.runner import raise_if_cancelled
 from bus.settings import Settings
 from bus.streams import ensure_streams
 
@@ -94,6 +97,7 @@ async def _drive(
     batches = source.batches(context)
     try:
         async for batch in batches:
+            raise_if_cancelled()
             await _settle(pipeline, context, batch)
             if batch.pass_done and time.monotonic() - last_expiry >= EXPIRY_INTERVAL_S:
                 expired = await pipeline.expire_parked(datetime.now(UTC))
@@ -101,6 +105,9 @@ async def _drive(
                 log.info("parked_expiry_checked", source_id=context.source_id, expired=expired)
             if on_batch is not None:
                 on_batch(batch, pipeline.tally)
+            # A cancellation lost inside a NATS request of this batch ends the
+            # run here, after the batch's position is stored.
+            raise_if_cancelled()
     finally:
         # An async generator left open would run its clean-up only when the
         # garbage collector finds it, after the event loop may be gone.

@@ -4,6 +4,14 @@ A reader connects on first use and after ``reset``, runs a ``Query`` and
 returns its rows as dicts in column order. ``is_unreachable`` distinguishes a
 lost or refused connection, which is worth waiting for, from an error in the
 query itself (a missing table or column, a syntax error, a denied privilege).
+
+Between two queries a reader holds no transaction and no lock on the
+department's table, because PostgreSQL runs each of asyncpg's statements in
+its own implicit transaction and MySQL and MariaDB connections run in
+autocommit. While a query runs it holds a shared lock, so a department's
+schema change waits for it. ``query_timeout_s`` bounds that wait. On
+PostgreSQL the server enforces it too (``statement_timeout``), so a query
+ends even when the poller's process has died.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ MYSQL_CLIENT_ERRORS = 2000
 """MySQL and MariaDB number their client-side (connection) errors from 2000 up."""
 POSTGRES_UNREACHABLE_CLASSES = ("08", "53", "57P")
 """SQLSTATE prefixes of a lost connection, exhausted server resources and a shutdown."""
+APPLICATION_NAME = "zwbus poller"
+"""Name of the poller's sessions in ``pg_stat_activity``, for the department's administrators."""
 
 
 class TableReader(abc.ABC):
@@ -71,6 +81,10 @@ class PostgresReader(TableReader):
                 password=target.password or None,
                 database=target.database or None,
                 timeout=self.poll.connect_timeout_s,
+                server_settings={
+                    "application_name": APPLICATION_NAME,
+                    "statement_timeout": f"{round(self.poll.query_timeout_s * 1000)}ms",
+                },
             )
         return self._conn
 

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from bench.demo.run import DemoResult
 from bus.i18n import _
+from projections.sharing.queries import SharingBacklog
 
 
 def _rate(value: float | None) -> str:
@@ -47,11 +48,15 @@ def print_family_summary(console: Console, result: DemoResult) -> None:
         hall.add_row(_("90th-percentile wait, minutes"), _minutes(day.waits.p90_s))
         console.print(hall)
 
-    backlog = result.sharing
+    console.print(sharing_table(result.sharing))
+
+
+def sharing_table(backlog: SharingBacklog) -> Table:
+    """Build the demo's sharing backlog table, with the row names of ``zwbus sharing backlog``."""
     sharing = Table(_("Figure"), _("Value"), title=_("Data sharing (数据共享) backlog"))
     sharing.add_row(_("Requests awaiting approval"), str(backlog.awaiting_approval))
-    sharing.add_row(_("Approved, not yet delivered"), str(backlog.approved_not_delivered))
-    sharing.add_row(_("Open objections (数据异议)"), str(backlog.open_objections))
+    sharing.add_row(_("Requests approved, not delivered"), str(backlog.approved_not_delivered))
+    sharing.add_row(_("Open objections"), str(backlog.open_objections))
     if backlog.oldest_objection_age_days is not None:
         sharing.add_row(
             _("Oldest open objection"),
@@ -60,4 +65,4 @@ def print_family_summary(console: Console, result: DemoResult) -> None:
                 working=backlog.oldest_objection_age_working_days,
             ),
         )
-    console.print(sharing)
+    return sharing

@@ -34,6 +34,7 @@ from projections.hall.queries import HallDay
 from projections.reviews.api import ReviewSummary, review_summary, run_reviews_projection
 from projections.sharing.api import run_sharing_projection, sharing_backlog
 from projections.sharing.queries import SharingBacklog
+from projections.workdays import china_today
 
 CASE_SOURCES = ("ga-approval", "scjg-xlsx", "hall-window", "app-push")
 FAMILY_SOURCES = ("hcp-platform", "hall-eval", "hall-queue", "share-exchange")
@@ -68,6 +69,8 @@ class DemoResult:
     hall: HallDay | None
     """The day of the hall with the most tickets."""
     sharing: SharingBacklog
+    today: date
+    """The day overdue cases and reviews were counted at."""
     streams_changed: list[str] = field(default_factory=list)
 
     @property
@@ -85,6 +88,7 @@ class DemoResult:
             "quarantine_resolved": self.totals.resolved,
             "sources": {name: tally_document(tally) for name, tally in self.per_source.items()},
             "item_catalogue": tally_document(self.catalogue)["totals"],
+            "today": self.today.isoformat(),
             "cases": {
                 "total": self.cases_total,
                 "by_status": self.cases_by_status,
@@ -190,7 +194,7 @@ async def run_demo(
     await run_sharing_projection(settings, until_caught_up=True)
 
     step("report")
-    reference_day = today or date.today()
+    reference_day = demo_today(today)
     overview = await case_overview(settings, today=reference_day)
     busiest = await busiest_hall_day(settings)
     hall = None if busiest is None else await hall_day(settings, busiest.hall, busiest.day)
@@ -208,5 +212,16 @@ async def run_demo(
         reviews=await review_summary(settings, reference_day),
         hall=hall,
         sharing=await sharing_backlog(settings, datetime.now(UTC)),
+        today=reference_day,
         streams_changed=changed,
     )
+
+
+def demo_today(today: date | None) -> date:
+    """Return the day the demo counts overdue cases and reviews at: ``today``, else China's date.
+
+    The query commands take the same default, so the demo's figures match
+    ``zwbus cases list --overdue`` and ``zwbus reviews overdue`` run the same day,
+    whatever the machine's time zone.
+    """
+    return today if today is not None else china_today()

@@ -1,4 +1,4 @@
-"""The ``zwbus hall`` command group: a hall's queue now, its day and a booking's online view."""
+"""The ``zwbus hall`` command group: a hall's queue now, its day, its bookings and one booking."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from projections.hall import api
 from projections.hall.display import (
     BOOKING_STATE_LABELS,
     booking_table,
+    day_bookings_table,
     day_heading,
+    left_open_note,
     queue_table,
     skipped_table,
     slot_table,
@@ -49,11 +51,17 @@ def hall() -> None:
     pass
 
 
+def _china_moment(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=CHINA_TZ)
+
+
 @hall.command(
     "status",
     help=_(
         "Show a hall's queues and windows: waiting tickets per queue, tickets called and "
-        "being served per window, served and skipped tickets, and waits."
+        "being served per window, served and skipped tickets, and waits. For a day that is "
+        "over it shows the tickets left open, whose service never ended. An unknown hall, "
+        "with no booking or ticket in the hall projection, is an error (exit status 1)."
     ),
 )
 @click.argument("hall_code", metavar="HALL")
@@ -65,10 +73,33 @@ def hall() -> None:
     metavar="DATE",
     help=_("Business day, YYYY-MM-DD (default: the hall's latest day with a ticket)."),
 )
+@click.option(
+    "--as-of",
+    type=_MOMENT,
+    default=None,
+    metavar="TIME",
+    help=_(
+        "Time the state is judged at, YYYY-MM-DD HH:MM in China time (default: now). A "
+        "business day before this time's day is over."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.pass_obj
-def status(settings: Settings, hall_code: str, day: datetime | None, as_json: bool) -> None:
-    hall_state = run(api.hall_status(settings, hall_code, day=None if day is None else day.date()))
+def status(
+    settings: Settings,
+    hall_code: str,
+    day: datetime | None,
+    as_of: datetime | None,
+    as_json: bool,
+) -> None:
+    hall_state = run(
+        api.hall_status(
+            settings,
+            hall_code,
+            day=None if day is None else day.date(),
+            as_of=_china_moment(as_of),
+        )
+    )
     if as_json:
         _echo_json(hall_state)
         return
@@ -78,6 +109,8 @@ def status(settings: Settings, hall_code: str, day: datetime | None, as_json: bo
         console.print(_("No ticket of hall {hall} on {day}.").format(
             hall=hall_code, day=hall_state.day), markup=False)
         return
+    if hall_state.left_open:
+        console.print(left_open_note())
     console.print(waits_text(hall_state.waits))
     console.print(queue_table(hall_state))
     console.print(window_table(hall_state))
@@ -109,8 +142,7 @@ def status(settings: Settings, hall_code: str, day: datetime | None, as_json: bo
 def day_command(
     settings: Settings, hall_code: str, day: datetime, as_of: datetime | None, as_json: bool
 ) -> None:
-    moment = None if as_of is None else as_of.replace(tzinfo=CHINA_TZ)
-    figures = run(api.hall_day(settings, hall_code, day.date(), as_of=moment))
+    figures = run(api.hall_day(settings, hall_code, day.date(), as_of=_china_moment(as_of)))
     if as_json:
         _echo_json(figures)
         return
@@ -118,13 +150,46 @@ def day_command(
     console.print(day_heading(figures), markup=False)
     if figures.slots:
         console.print(slot_table(figures))
+        console.print(
+            _("Booking ids: zwbus hall bookings {hall} {day}").format(
+                hall=hall_code, day=figures.day
+            ),
+            markup=False,
+        )
     else:
         console.print(_("No booking for this day."))
     if figures.tickets:
         console.print(ticket_table(figures))
         console.print(waits_text(figures.waits))
+        if figures.left_open:
+            console.print(left_open_note())
     else:
         console.print(_("No ticket on this day."))
+
+
+@hall.command(
+    "bookings",
+    help=_(
+        "List the bookings of a hall whose slot is on a day: booking id, slot, channel, state "
+        "and ticket. Show one of them with zwbus hall booking ID."
+    ),
+)
+@click.argument("hall_code", metavar="HALL")
+@click.argument("day", metavar="DATE", type=_DATE)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+@click.pass_obj
+def bookings_command(settings: Settings, hall_code: str, day: datetime, as_json: bool) -> None:
+    bookings = run(api.day_bookings(settings, hall_code, day.date()))
+    if as_json:
+        _echo_json(bookings)
+        return
+    if not bookings:
+        console.print(
+            _("No booking of hall {hall} on {day}.").format(hall=hall_code, day=day.date()),
+            markup=False,
+        )
+        return
+    console.print(day_bookings_table(bookings))
 
 
 @hall.command(

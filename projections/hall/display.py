@@ -6,6 +6,7 @@ from rich.table import Table
 
 from bus.i18n import N_, _
 from projections.display import label, show_time
+from projections.hall.model import BookingRecord
 from projections.hall.queries import BookingView, HallDay, HallStatus, WaitStats
 
 TICKET_STATE_LABELS: dict[str, str] = {
@@ -55,7 +56,14 @@ def waits_text(waits: WaitStats) -> str:
 
 
 def status_heading(status: HallStatus) -> str:
-    """Return the headline of the live state of a hall."""
+    """Return the headline of the state of a hall: live, or as a day that is over left it."""
+    if status.day_over:
+        return _(
+            "Hall {hall}, {day} (the day is over): {served} served, {left_open} ticket(s) "
+            "left open, never ended."
+        ).format(
+            hall=status.hall, day=status.day, served=status.served, left_open=status.left_open
+        )
     return _(
         "Hall {hall}, {day}: {waiting} waiting, {serving} being served, {served} served."
     ).format(
@@ -67,10 +75,23 @@ def status_heading(status: HallStatus) -> str:
     )
 
 
+def left_open_note() -> str:
+    """Explain what a ticket left open on a day that is over means."""
+    return _(
+        "Tickets left open were issued, called or being served when their day ended, and "
+        "no later event ended them: an end event is missing, or the queue system does not "
+        "send one. They are not waiting now."
+    )
+
+
 def queue_table(status: HallStatus) -> Table:
-    """Build the table of a hall's queues now."""
-    table = Table(_("Queue"), _("Waiting"), _("Of which called"), _("Next to call"),
-                  title=_("Queues"))
+    """Build the table of a hall's queues now, or when a day that is over ended."""
+    if status.day_over:
+        table = Table(_("Queue"), _("Left open, not served"), _("Of which called"),
+                      _("First not called"), title=_("Queues when the day ended"))
+    else:
+        table = Table(_("Queue"), _("Waiting"), _("Of which called"), _("Next to call"),
+                      title=_("Queues"))
     for queue in status.queues:
         table.add_row(queue.queue, str(queue.waiting), str(queue.called),
                       queue.next_ticket_no or "-")
@@ -78,9 +99,13 @@ def queue_table(status: HallStatus) -> Table:
 
 
 def window_table(status: HallStatus) -> Table:
-    """Build the table of a hall's windows now."""
-    table = Table(_("Window"), _("Called, not started"), _("Being served"), _("Staff"),
-                  _("Served"), title=_("Windows"))
+    """Build the table of a hall's windows now, or when a day that is over ended."""
+    if status.day_over:
+        table = Table(_("Window"), _("Called, never started"), _("Service never ended"),
+                      _("Staff"), _("Served"), title=_("Windows when the day ended"))
+    else:
+        table = Table(_("Window"), _("Called, not started"), _("Being served"), _("Staff"),
+                      _("Served"), title=_("Windows"))
     for window in status.windows:
         table.add_row(
             window.window,
@@ -148,11 +173,14 @@ def slot_table(day: HallDay) -> Table:
 
 
 def ticket_table(day: HallDay) -> Table:
-    """Build the table of a day's tickets per queue with waits."""
+    """Build the table of a day's tickets per queue with waits.
+
+    On a day that is over the waiting column gives way to the tickets left open.
+    """
     table = Table(
         _("Queue"),
         _("Issued"),
-        _("Waiting"),
+        _("Left open (never ended)") if day.day_over else _("Waiting"),
         _("Served"),
         _("Skipped"),
         _("Average wait"),
@@ -163,7 +191,7 @@ def ticket_table(day: HallDay) -> Table:
         table.add_row(
             queue.queue,
             str(queue.issued),
-            str(queue.waiting),
+            str(queue.left_open if day.day_over else queue.waiting),
             str(queue.served),
             str(queue.skipped),
             minutes(queue.waits.average_s),
@@ -172,13 +200,38 @@ def ticket_table(day: HallDay) -> Table:
     table.add_row(
         _("Total"),
         str(day.tickets),
-        str(day.by_state["issued"] + day.by_state["called"]),
+        str(day.left_open if day.day_over else day.by_state["issued"] + day.by_state["called"]),
         str(day.served),
         str(day.skipped),
         minutes(day.waits.average_s),
         minutes(day.waits.p90_s),
         style="bold",
     )
+    return table
+
+
+def day_bookings_table(bookings: list[BookingRecord]) -> Table:
+    """Build the table of a day's bookings: id, slot, channel, state and ticket."""
+    table = Table(
+        _("Booking id"),
+        _("Slot"),
+        _("Booking channel"),
+        _("Booking state"),
+        _("State since"),
+        _("Ticket"),
+        title=_("Bookings of the day"),
+    )
+    table.columns[0].overflow = "fold"
+    for booking in bookings:
+        slot = f"{(booking.slot_start or '')[:5]}-{(booking.slot_end or '')[:5]}"
+        table.add_row(
+            booking.booking_id,
+            slot,
+            label(CHANNEL_LABELS, booking.channel),
+            label(BOOKING_STATE_LABELS, booking.state),
+            show_time(booking.state_at),
+            booking.ticket_id or "-",
+        )
     return table
 
 

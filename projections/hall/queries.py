@@ -16,6 +16,10 @@ Definitions the views share:
   checked in nor cancelled is a no-show. The no-show rate of a slot is
   no-shows over its bookings that were not cancelled, and is None while
   the slot is not past.
+- A business day is over once ``as_of`` falls on a later day in China. A
+  ticket of a day that is over that is still issued, called or being served
+  was left open. Its service never ended on the bus, because an end event
+  is missing or the queue system does not send one, so it is not waiting.
 
 The status view and the online view both read the waiting tickets through
 ``waiting_tickets``, so the queue shown to the windows and the position
@@ -36,6 +40,8 @@ from projections.hall.schema import BOOKING_COLUMNS, TICKET_COLUMNS
 from projections.workdays import CHINA_TZ
 
 WAITING_STATES = ("issued", "called")
+OPEN_STATES = ("issued", "called", "serving")
+"""States of a ticket whose service has not ended."""
 TICKET_STATE_ORDER = ("issued", "called", "skipped", "serving", "done")
 
 
@@ -76,8 +82,13 @@ class HallStatus(msgspec.Struct, kw_only=True):
 
     hall: str
     day: date
+    day_over: bool
+    """The day ended before the query time, so ``waiting`` and ``serving`` count tickets
+    left open, not tickets waiting or being served now."""
     waiting: int
     serving: int
+    left_open: int
+    """Tickets issued, called or being served when a day that is over ended; 0 before."""
     served: int
     waits: WaitStats
     queues: list[QueueState]
@@ -108,6 +119,8 @@ class QueueDay(msgspec.Struct, kw_only=True):
     served: int
     skipped: int
     waiting: int
+    left_open: int
+    """Tickets issued, called or being served when a day that is over ended; 0 before."""
     waits: WaitStats
 
 
@@ -117,7 +130,9 @@ class HallDay(msgspec.Struct, kw_only=True):
     hall: str
     day: date
     as_of: str
-    """Time the past-slot and no-show decisions were made at."""
+    """Time the past-slot, no-show and day-over decisions were made at."""
+    day_over: bool
+    """The day ended before ``as_of``; its tickets that never ended are ``left_open``."""
     slots: list[SlotSummary]
     bookings: int
     cancelled: int
@@ -130,6 +145,8 @@ class HallDay(msgspec.Struct, kw_only=True):
     by_state: dict[str, int]
     served: int
     skipped: int
+    left_open: int
+    """Tickets issued, called or being served when a day that is over ended; 0 before."""
     waits: WaitStats
     queues: list[QueueDay]
 
@@ -217,6 +234,38 @@ def position_in_queue(waiting: list[TicketRecord], ticket: TicketRecord) -> int 
     return queue.index(ticket.ticket_id)
 
 
+def day_is_over(day: date, as_of: datetime) -> bool:
+    """Tell whether business day ``day`` ended before ``as_of``, by the calendar in China."""
+    return day < as_of.astimezone(CHINA_TZ).date()
+
+
+def _left_open(tickets: list[TicketRecord], day_over: bool) -> int:
+    return sum(1 for ticket in tickets if ticket.state in OPEN_STATES) if day_over else 0
+
+
+# --- halls in the model -------------------------------------------------------
+
+
+async def hall_is_known(connection: aiosqlite.Connection, hall: str) -> bool:
+    """Tell whether a booking or a ticket of ``hall`` has reached the model."""
+    async with connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM tickets WHERE hall = :hall) "
+        "OR EXISTS (SELECT 1 FROM bookings WHERE hall = :hall) AS known",
+        {"hall": hall},
+    ) as cursor:
+        row = await cursor.fetchone()
+    return row is not None and bool(row["known"])
+
+
+async def known_halls(connection: aiosqlite.Connection, limit: int) -> list[str]:
+    """Return up to ``limit`` hall codes that have a booking or a ticket, in code order."""
+    async with connection.execute(
+        "SELECT hall FROM tickets UNION SELECT hall FROM bookings ORDER BY hall LIMIT ?",
+        (limit,),
+    ) as cursor:
+        return [str(row["hall"]) async for row in cursor]
+
+
 # --- the live state of a hall ---------------------------------------------------
 
 
@@ -272,19 +321,24 @@ def _number(ticket: TicketRecord) -> str:
     return ticket.ticket_no or ticket.ticket_id
 
 
-async def hall_status(connection: aiosqlite.Connection, hall: str, day: date) -> HallStatus:
-    """Return the queues and windows of ``hall`` on ``day``."""
+async def hall_status(
+    connection: aiosqlite.Connection, hall: str, day: date, *, as_of: datetime
+) -> HallStatus:
+    """Return the queues and windows of ``hall`` on ``day``, judged at ``as_of``."""
     tickets = await day_tickets(connection, hall, day.isoformat())
     waiting = await waiting_tickets(connection, hall, day.isoformat())
     skipped = sorted(
         (ticket for ticket in tickets if ticket.state == "skipped"),
         key=lambda ticket: (ticket.skipped_at or "", ticket.ticket_id),
     )
+    day_over = day_is_over(day, as_of)
     return HallStatus(
         hall=hall,
         day=day,
+        day_over=day_over,
         waiting=len(waiting),
         serving=sum(1 for ticket in tickets if ticket.state == "serving"),
+        left_open=_left_open(tickets, day_over),
         served=sum(1 for ticket in tickets if ticket.state == "done"),
         waits=wait_stats([t.wait_s for t in tickets if t.wait_s is not None]),
         queues=_queue_states(waiting),
@@ -339,7 +393,7 @@ async def _slot_summaries(
     return [_slot_summary(day, slot, states[slot], as_of) for slot in sorted(states)]
 
 
-def _queue_days(tickets: list[TicketRecord]) -> list[QueueDay]:
+def _queue_days(tickets: list[TicketRecord], day_over: bool) -> list[QueueDay]:
     by_queue: dict[str, list[TicketRecord]] = defaultdict(list)
     for ticket in tickets:
         by_queue[ticket.queue or "-"].append(ticket)
@@ -350,6 +404,7 @@ def _queue_days(tickets: list[TicketRecord]) -> list[QueueDay]:
             served=sum(1 for t in items if t.state == "done"),
             skipped=sum(1 for t in items if t.state == "skipped"),
             waiting=sum(1 for t in items if t.state in WAITING_STATES),
+            left_open=_left_open(items, day_over),
             waits=wait_stats([t.wait_s for t in items if t.wait_s is not None]),
         )
         for queue, items in sorted(by_queue.items())
@@ -365,10 +420,12 @@ async def hall_day(
     by_state = Counter(ticket.state for ticket in tickets)
     past = [slot for slot in slots if slot.past]
     no_shows = sum(slot.no_shows for slot in slots)
+    day_over = day_is_over(day, as_of)
     return HallDay(
         hall=hall,
         day=day,
         as_of=as_of.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+        day_over=day_over,
         slots=slots,
         bookings=sum(slot.booked for slot in slots),
         cancelled=sum(slot.cancelled for slot in slots),
@@ -380,9 +437,22 @@ async def hall_day(
         by_state={state: by_state[state] for state in TICKET_STATE_ORDER},
         served=by_state["done"],
         skipped=by_state["skipped"],
+        left_open=_left_open(tickets, day_over),
         waits=wait_stats([t.wait_s for t in tickets if t.wait_s is not None]),
-        queues=_queue_days(tickets),
+        queues=_queue_days(tickets, day_over),
     )
+
+
+async def day_bookings(
+    connection: aiosqlite.Connection, hall: str, day: date
+) -> list[BookingRecord]:
+    """Return the bookings of ``hall`` whose slot is on ``day``, by slot start and id."""
+    async with connection.execute(
+        "SELECT * FROM bookings WHERE hall = ? AND slot_date = ? "
+        "ORDER BY slot_start, booking_id",
+        (hall, day.isoformat()),
+    ) as cursor:
+        return [_booking(row) async for row in cursor]
 
 
 # --- the online view of a booking -----------------------------------------------

@@ -100,7 +100,8 @@ def totals(
     help=_(
         "List bad reviews past a deadline: genuine ones not rectified within the rectification "
         "deadline, and unchecked ones past the callback deadline. Deadlines count working days "
-        "after the rating date."
+        "after the rating date. A review is listed from the first working day after its "
+        "deadline, so Working days late is always 1 or more."
     ),
 )
 @click.option("--as-of", type=_DATE, default=None, help=_AS_OF_HELP)

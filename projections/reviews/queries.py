@@ -18,10 +18,12 @@ reviews whose rating has arrived count. The figures of a group:
 - ``valid``: bad reviews found genuine at their latest check; ``rectified``:
   those reported rectified; ``rectification_rate`` = rectified / valid.
 - ``rectifications_overdue``: bad reviews that are assigned for
-  rectification or found genuine, are not rectified, and whose
-  rectification deadline is before the query date.
-- ``callbacks_overdue``: bad reviews not yet checked whose callback
-  deadline is before the query date. ``deadlines`` computes both deadlines.
+  rectification or found genuine, are not rectified, and are at least one
+  working day past their rectification deadline on the query date.
+- ``callbacks_overdue``: bad reviews not yet checked that are at least one
+  working day past their callback deadline on the query date.
+  ``deadlines`` computes both deadlines and the first working day after
+  each, so a deadline followed by a weekend is not yet overdue on Sunday.
 
 A rate is None when its denominator is 0.
 """
@@ -38,7 +40,7 @@ import msgspec
 
 from bus.errors import ConfigError
 from bus.i18n import N_
-from projections.reviews.deadlines import SQL_FUNCTION
+from projections.reviews.deadlines import LATE_SQL_FUNCTION, SQL_FUNCTION
 from projections.workdays import working_days_between
 
 Dimension = Literal["region", "department", "item", "channel", "day"]
@@ -60,11 +62,11 @@ _BAD = "(is_default = 0 AND level <= 2)"
 _RECTIFICATION_OVERDUE = (
     f"({_BAD} AND rectified_at IS NULL "
     "AND (rectification_assigned_at IS NOT NULL OR valid = 1) "
-    f"AND {SQL_FUNCTION}(rated_day, region, 'rectification') < :as_of)"
+    f"AND {LATE_SQL_FUNCTION}(rated_day, region, 'rectification') <= :as_of)"
 )
 _CALLBACK_OVERDUE = (
     f"({_BAD} AND verified_at IS NULL "
-    f"AND {SQL_FUNCTION}(rated_day, region, 'callback') < :as_of)"
+    f"AND {LATE_SQL_FUNCTION}(rated_day, region, 'callback') <= :as_of)"
 )
 
 _FIGURES = f"""

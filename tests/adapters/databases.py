@@ -3,10 +3,17 @@
 Each test gets a freshly created table with a unique name, dropped after the
 test. A test is skipped, with the reason, only when the database server does
 not accept connections on its loopback port.
+
+Every statement the tests run is bounded twice. The server gives up waiting
+for a lock after ``LOCK_WAIT_S`` (``lock_timeout`` on PostgreSQL,
+``lock_wait_timeout`` on MariaDB), and the client after ``STATEMENT_WAIT_S``.
+A lock held elsewhere then fails the test with the statement it blocked,
+instead of hanging until the test runner's own timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import uuid
@@ -33,6 +40,11 @@ class Layout:
     """Columns stored as a time without zone; the rest are text unless listed below."""
     integers: frozenset[str] = frozenset()
 
+
+LOCK_WAIT_S = 20
+"""How long the server lets a test statement wait for a lock."""
+STATEMENT_WAIT_S = 30.0
+"""How long a test waits for one of its statements, lock waits included."""
 
 CASE_LAYOUT = Layout(COLUMNS, times=frozenset({"time"}), integers=frozenset({"days"}))
 """Columns of the case test export (``tests.adapters.helpers.case_row``)."""
@@ -92,6 +104,16 @@ class Table:
         return f'"{name}"' if self.postgres else f"`{name}`"
 
     async def execute(self, statement: str, *args: object) -> None:
+        """Run ``statement``; fail naming it when it does not finish within ``STATEMENT_WAIT_S``."""
+        try:
+            async with asyncio.timeout(STATEMENT_WAIT_S):
+                await self._execute(statement, *args)
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.server.driver} did not finish within {STATEMENT_WAIT_S} s: {statement}"
+            ) from None
+
+    async def _execute(self, statement: str, *args: object) -> None:
         if self.postgres:
             await self._conn.execute(statement, *args)
             return
@@ -205,15 +227,32 @@ class Table:
 
 async def _connect(server: Server) -> Any:
     if server.driver == "postgresql":
-        return await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+        return await asyncpg.connect(
+            host="127.0.0.1",
+            port=5432,
+            user="postgres",
+            database="test",
+            timeout=STATEMENT_WAIT_S,
+            server_settings={"lock_timeout": f"{LOCK_WAIT_S}s"},
+        )
     return await asyncmy.connect(
-        host="127.0.0.1", port=3306, user="root", password="", database="test", autocommit=True
+        host="127.0.0.1",
+        port=3306,
+        user="root",
+        password="",
+        database="test",
+        autocommit=True,
+        connect_timeout=round(STATEMENT_WAIT_S),
+        init_command=(
+            f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}, "
+            f"innodb_lock_wait_timeout = {LOCK_WAIT_S}"
+        ),
     )
 
 
 async def _close(server: Server, connection: Any) -> None:
     if server.driver == "postgresql":
-        await connection.close()
+        await connection.close(timeout=STATEMENT_WAIT_S)
     else:
         connection.close()
 

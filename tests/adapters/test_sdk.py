@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import sys
@@ -101,6 +102,27 @@ class _WaitsAfterFirstBatch(Source):
             self.closed = True
 
 
+class _LosesCancellation(Source):
+    """Yields one batch, then drops the cancellation of its wait and yields more.
+
+    This is what nats-py's request does on Python 3.11 when the cancellation
+    arrives together with the reply (see ``bus.runner.raise_if_cancelled``).
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.waiting = asyncio.Event()
+
+    async def batches(self, context: SourceContext) -> AsyncIterator[Batch]:
+        yield Batch([_record(1, "C1")], "feed", SourcePosition("feed", {"done": 1}))
+        self.waiting.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        for number in range(2, 5):
+            position = SourcePosition("feed", {"done": number})
+            yield Batch([_record(number, f"C{number}")], "feed", position)
+
+
 def _load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("jsonl_log_source", EXAMPLE)
     assert spec is not None and spec.loader is not None
@@ -143,6 +165,22 @@ async def test_cancelled_source_stops_cleanly(catalogued: Settings, profile: Pro
     assert beats[0].counters["published"] == 1
     assert beats[0].counters["polls"] == 2
     assert await _position(catalogued, "feed") == {"done": 1}
+
+
+async def test_lost_cancellation_still_stops(catalogued: Settings, profile: Profile) -> None:
+    """A cancellation a library dropped stops the run before the next batch is settled."""
+    source = _LosesCancellation(profile)
+    task = asyncio.create_task(run_source(catalogued, source))
+    async with asyncio.timeout(60):
+        await source.waiting.wait()
+
+    task.cancel()
+    done, _pending = await asyncio.wait({task}, timeout=60)
+
+    assert done == {task}, "run_source went on after its cancellation"
+    assert task.cancelled()
+    assert await _position(catalogued, "feed") == {"done": 1}
+    assert await _local_numbers(catalogued) == ["C1"]
 
 
 async def test_batch_hook_sees_stored_positions(catalogued: Settings, profile: Profile) -> None:

@@ -9,6 +9,8 @@ duration.
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import json
 import os
 import signal
@@ -31,8 +33,12 @@ from adapters.items import import_catalogue
 from adapters.profile import Profile, load_profile
 from adapters.sdk import Batch, PositionBook, run_source
 from adapters.services import provide
+from adapters.sql.config import resolve_connection
 from adapters.sql.poller import WATERMARK, TablePoller
+from adapters.sql.queries import Query
+from adapters.sql.readers import APPLICATION_NAME, open_reader
 from adapters.sql.rows import Watermark
+from bus.config import RunTable, ZwbusConfig
 from bus.connect import open_bus
 from bus.errors import ConfigError
 from bus.reader import read_stream
@@ -55,6 +61,7 @@ from tests.adapters.helpers import (
 
 WAIT_S = 60.0
 """Upper bound of every wait on a running poller; only a hang reaches it."""
+MAX_FRAMES_SHOWN = 30
 T0 = datetime(2024, 3, 1, 12, 0, 0)
 """Update time of the first rows; the table stores times without a zone."""
 
@@ -125,9 +132,35 @@ class _Running:
         self.task = asyncio.create_task(run_source(settings, self.poller, on_batch=on_batch))
 
     async def stop(self) -> None:
+        """Cancel the poller and wait for its end; fail naming where it waits if it goes on."""
         self.task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await self.task
+        done, _pending = await asyncio.wait({self.task}, timeout=WAIT_S)
+        if not done:
+            raise AssertionError(
+                f"the poller went on for {WAIT_S} s after its cancellation; it waits in "
+                f"{_awaiting(self.task)}"
+            )
+        assert self.task.cancelled(), self.task
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """Name the coroutines and async generators ``task`` waits in, outermost first."""
+    frames: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(frames) < MAX_FRAMES_SHOWN:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            frames.append(f"{code.co_name} ({Path(code.co_filename).name}:{frame.f_lineno})")
+        following = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+        if following is None and type(awaited).__name__ == "async_generator_asend":
+            # The object an async for awaits does not name its generator, but
+            # it refers to it, so the garbage collector can.
+            following = next(
+                (ref for ref in gc.get_referents(awaited) if inspect.isasyncgen(ref)), None
+            )
+        awaited = following
+    return " > ".join(frames) or repr(task)
 
 
 def _logged(captured: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
@@ -332,6 +365,54 @@ async def test_unreadable_table_retried_then_resumed(
     assert len(_logged(captured, "source_read_recovered")) == 1
     assert running.poller.stats.retries == len(failures)
     assert _local_numbers(events) == ["R0", "R1", "R2"]
+
+
+# The department's table ---------------------------------------------------------------
+
+
+async def test_no_lock_held_between_passes(
+    catalogued: Settings, table: Table, tmp_path: Path
+) -> None:
+    """A schema change of the department does not wait for a poller between two passes."""
+    profile = _profile(table, tmp_path, interval_s=3600.0)
+    await table.insert("K0", 0, T0, case_row("N0", "submitted", "2024-03-01 09:00:00"))
+    added = table.quote("note")
+
+    running = _Running(catalogued, profile)
+    try:
+        await _wait_for(lambda: running.poller.stats.passes == 1, "the first pass")
+        # The test connection gives up on a lock after LOCK_WAIT_S, so a
+        # poller that kept a transaction open would fail this statement.
+        await table.execute(f"ALTER TABLE {table.quote(table.name)} ADD {added} VARCHAR(20)")
+    finally:
+        await running.stop()
+
+    assert running.tally.published == 1
+
+
+@pytest.fixture
+async def postgres_table() -> AsyncIterator[Table]:
+    async for created in open_table("postgresql"):
+        yield created
+
+
+async def test_postgres_session_bounds_queries(postgres_table: Table, tmp_path: Path) -> None:
+    """The server ends a poller's query after query_timeout_s, even when the poller died."""
+    profile = _profile(postgres_table, tmp_path, query_timeout_s=42)
+    assert profile.poll is not None
+    reader = open_reader(resolve_connection(profile.path, profile.poll), profile.poll)
+    session_settings = Query(
+        "SELECT current_setting('statement_timeout') AS statement_timeout, "
+        "current_setting('application_name') AS application_name",
+        (),
+    )
+
+    try:
+        rows = await reader.fetch(session_settings)
+    finally:
+        await reader.reset()
+
+    assert rows == [{"statement_timeout": "42s", "application_name": APPLICATION_NAME}]
 
 
 async def test_missing_table_fails_at_once(
@@ -589,8 +670,8 @@ async def test_run_starts_review_poller(
     await ingest_files(catalogued, cases, [write_csv(tmp_path / "cases.csv", submitted)])
     write_text(tmp_path / "review.toml", REVIEW_PROFILE + review_table.poll_table())
     await review_table.insert("R1", 1, T0, review_row("C1", "rated", "2024-03-02 10:00:00"))
-    pollers = {"run": {"pollers": ["review.toml"]}}
-    config = RunConfig(path=tmp_path / "zwbus.toml", tables=pollers)
+    tables = ZwbusConfig(run=RunTable(pollers=["review.toml"]))
+    config = RunConfig(path=tmp_path / "zwbus.toml", tables=tables)
 
     (service,) = provide(catalogued, config)
     async with open_bus(catalogued) as (_client, js):

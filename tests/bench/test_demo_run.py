@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
 
 import pytest
 
-from bench.demo.run import FAMILY_SOURCES, SOURCES, run_demo
+from bench.demo.run import FAMILY_SOURCES, SOURCES, demo_today, run_demo
 from bus.settings import Settings
+from projections.workdays import CHINA_TZ
 
 CASES = 600
+
+
+@pytest.fixture
+def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Restore the process's time zone after a test set TZ."""
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+# Between them the two zones are on another date than China at every hour:
+# UTC-12 until 20:00 China time, UTC+14 from 18:00 China time on.
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Etc/GMT-14"])
+def test_default_day_is_china_date(
+    zone: str, monkeypatch: pytest.MonkeyPatch, machine_zone: None
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+
+    before = datetime.now(CHINA_TZ).date()
+    chosen = demo_today(None)
+    after = datetime.now(CHINA_TZ).date()
+
+    assert chosen in {before, after}
+    assert demo_today(date(2026, 12, 4)) == date(2026, 12, 4)
 
 
 @pytest.mark.slow
@@ -33,6 +61,7 @@ async def test_demo_covers_every_family(settings: Settings) -> None:
 
     document = result.document()
     assert {"reviews", "hall", "sharing"} <= set(document)
+    assert document["today"] == "2026-12-04"
     assert document["hall"]["tickets"] == result.hall.tickets
 
 

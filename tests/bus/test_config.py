@@ -10,10 +10,13 @@ from bus.config import (
     DEFAULT_CALLBACK_DAYS,
     DEFAULT_RECTIFICATION_DAYS,
     ReviewDeadlines,
+    RunTable,
+    ZwbusConfig,
     config_path,
     load_config,
 )
 from bus.errors import ConfigError
+from bus.services import read_run_config
 from bus.settings import load_settings
 
 
@@ -85,8 +88,9 @@ def test_province_override_keeps_other_key(tmp_path: Path) -> None:
         ("[reviews]\ncallback_days = -1\n", "$.reviews.callback_days"),
         ("[reviews]\nrectification_days = 400\n", "$.reviews.rectification_days"),
         ("[reviews]\ncallback_days = 'five'\n", "$.reviews.callback_days"),
-        ("[review]\ncallback_days = 3\n", "review"),
         ("[reviews.provinces.440]\ncallback_days = 3\n", "$.reviews.provinces"),
+        ("[run]\nprojection = ['cases']\n", "unknown field `projection` - at `$.run`"),
+        ("[run]\npollers = 'a.toml'\n", "$.run.pollers"),
         ("[reviews\n", "line 1"),
     ],
 )
@@ -99,6 +103,60 @@ def test_invalid_file_names_problem(tmp_path: Path, text: str, expected: str) ->
 
     assert expected in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[review]\ncallback_days = 3\n", "review"),
+        ("[[sinks]]\nid = 'a'\n", "sinks"),
+        ("projections = ['cases']\n", "projections"),
+    ],
+)
+def test_unknown_table_names_known_tables(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "zwbus.toml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    message = str(caught.value)
+    assert f"unknown table or key {key} at its top level" in message
+    assert "The known tables are [reviews], [run], [gateway], [[sink]]" in message
+    assert "working days" not in message
+
+
+def test_run_table_rule_explains_keys(tmp_path: Path) -> None:
+    path = tmp_path / "zwbus.toml"
+    path.write_text("[run]\nprojection = ['cases']\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert "[run] takes projections (a list of projection names) and pollers" in str(caught.value)
+    assert "working days" not in str(caught.value)
+
+
+def test_run_table_typed(tmp_path: Path) -> None:
+    path = tmp_path / "named.toml"
+    path.write_text("[run]\nprojections = ['cases']\npollers = ['db.toml']\n")
+
+    chosen = load_config(path).run
+
+    assert chosen == RunTable(projections=["cases"], pollers=["db.toml"])
+    assert load_config().run == RunTable(projections=None, pollers=[])
+
+
+def test_run_config_keeps_typed_tables(tmp_path: Path) -> None:
+    path = tmp_path / "named.toml"
+    path.write_text("[run]\nprojections = []\n")
+
+    config = read_run_config(path)
+
+    assert config.path == path
+    assert config.folder == tmp_path
+    assert config.tables.run.projections == []
+    assert read_run_config(None).tables == ZwbusConfig()
 
 
 def test_missing_named_file_explains(tmp_path: Path) -> None:

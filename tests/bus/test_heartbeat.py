@@ -19,6 +19,7 @@ from bus.connect import open_bus
 from bus.heartbeat import (
     Heartbeat,
     HeartbeatDocument,
+    HeartbeatState,
     component_of,
     decode_heartbeat,
     heartbeat_subject,
@@ -134,6 +135,46 @@ async def test_stopped_beat_sent_when_block_raises(bus: Bus) -> None:
 
 
 @pytest.mark.usefixtures("debug_logging")
+class _LosesCancellation(Heartbeat):
+    """A heartbeat whose running beats drop a cancellation, as nats-py's request can on 3.11."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client, "adapter", "lossy", interval_s=0.05)
+        self.beating = asyncio.Event()
+        self.losing = True
+
+    async def beat(self, state: HeartbeatState = "running") -> bool:
+        if state == "running" and self.sent > 0:
+            self.beating.set()
+            try:
+                await asyncio.sleep(DEADLINE_S)
+            except asyncio.CancelledError:
+                if not self.losing:
+                    raise
+        return await super().beat(state)
+
+
+async def test_stop_ends_loop_that_lost_cancellation(bus: Bus) -> None:
+    client, js = bus
+    heartbeat = _LosesCancellation(client)
+
+    async def run_briefly() -> None:
+        async with heartbeat:
+            await heartbeat.beating.wait()
+
+    running = asyncio.create_task(run_briefly())
+    done, _pending = await asyncio.wait({running}, timeout=DEADLINE_S)
+    if not done:
+        # End the loop for good, so that the failure below is not a hang.
+        heartbeat.losing = False
+        running.cancel()
+        await asyncio.wait({running}, timeout=DEADLINE_S)
+    documents = await stored_heartbeats(js, heartbeat.subject)
+
+    assert done == {running}, "the heartbeat's stop waited for a loop that went on"
+    assert documents[-1].state == "stopped"
+
+
 async def test_missing_stream_logged_not_raised(settings: Settings) -> None:
     """Without ZW_OPS every publish fails; the owner goes on and the warning is not repeated."""
     async with open_bus(settings) as (client, _js):

@@ -142,8 +142,41 @@ families = ["case"]
             process.kill()
             process.wait(timeout=WAIT_S)
 
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err
     assert "Stopped; every part finished its current work." in out
+    assert "Interrupted; work acknowledged so far is kept." in err
     assert "Started projection cases" in "".join(lines) + out
     assert "Started sink county-archive" in "".join(lines) + out
     assert server.read_info(data_dir) is None
+
+
+def test_run_rejects_misspelt_run_key(tmp_path: Path) -> None:
+    """A misspelt key stops zwbus run before it starts a server or any projection."""
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "ZWBUS_DATA_DIR": str(data_dir)}
+    env.pop("ZWBUS_NATS_URL", None)
+    env.pop("ZWBUS_CONFIG", None)
+    (tmp_path / "zwbus.toml").write_text('[run]\nprojection = ["cases"]\n', encoding="utf-8")
+
+    result = _zwbus("run", env=env, cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout
+    assert "unknown field `projection` - at `$.run`" in result.stderr
+    assert "[run] takes projections" in result.stderr
+    assert "Started projection" not in result.stdout
+    assert server.read_info(data_dir) is None
+
+
+def test_run_help_names_tables() -> None:
+    result = subprocess.run(
+        [str(ZWBUS), "--lang", "en", "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    for table in ("[gateway]", "[[sink]]", "[run] pollers", "[run] projections"):
+        assert table in result.stdout
+    assert "130" in result.stdout

@@ -15,8 +15,9 @@ from bus.i18n import set_language
 from bus.settings import Settings
 from bus.streams import ensure_streams
 from projections.checkpoint_store import StoreNotFoundError
+from projections.hall.api import HallNotFoundError
 from tests.projections.hall_helpers import HALL, at_day, hall_event, publish_hall
-from tests.projections.helpers import at
+from tests.projections.helpers import at, run_zwbus
 
 
 def zwbus(settings: Settings, *arguments: str) -> Result:
@@ -63,7 +64,7 @@ def projected(settings: Settings) -> Settings:
 
 
 def test_status_shows_queues_and_windows(projected: Settings) -> None:
-    result = zwbus(projected, "hall", "status", HALL)
+    result = zwbus(projected, "hall", "status", HALL, "--as-of", "2026-10-12 09:45")
 
     assert result.exception is None, result.output
     output = result.stdout
@@ -79,11 +80,16 @@ def test_status_shows_queues_and_windows(projected: Settings) -> None:
 
 
 def test_status_json(projected: Settings) -> None:
-    result = zwbus(projected, "hall", "status", HALL, "--date", "2026-10-12", "--json")
+    result = zwbus(
+        projected, "hall", "status", HALL, "--date", "2026-10-12", "--as-of", "2026-10-12 09:45",
+        "--json",
+    )
 
     document = msgspec.json.decode(result.stdout)
     assert document["day"] == "2026-10-12"
+    assert document["day_over"] is False
     assert document["waiting"] == 1
+    assert document["left_open"] == 0
     assert document["queues"] == [
         {"queue": "A", "waiting": 1, "called": 0, "next_ticket_no": "A002"}
     ]
@@ -91,6 +97,26 @@ def test_status_json(projected: Settings) -> None:
         {"window": "3", "calling": [], "serving": [], "staff": "S-017", "served": 1}
     ]
     assert [ticket["ticket_id"] for ticket in document["skipped"]] == ["T003"]
+
+
+def test_status_of_past_day_shows_tickets_left_open(projected: Settings) -> None:
+    """Months later, the ticket that never ended is left open, not waiting."""
+    result = zwbus(projected, "hall", "status", HALL, "--as-of", "2026-10-13 08:00")
+    document = zwbus(
+        projected, "hall", "status", HALL, "--as-of", "2026-10-13 08:00", "--json"
+    )
+
+    assert result.exception is None, result.output
+    output = result.stdout
+    heading = "Hall GA-ZWFW-01, 2026-10-12 (the day is over): 1 served, 1 ticket(s) left open"
+    assert heading in output
+    assert "waiting," not in output
+    assert "They are not waiting now." in output
+    assert "Queues when the day ended" in output
+    assert "Left open, not served" in output
+    figures = msgspec.json.decode(document.stdout)
+    assert figures["day_over"] is True
+    assert figures["left_open"] == 1
 
 
 def test_status_of_day_without_tickets(projected: Settings) -> None:
@@ -119,6 +145,56 @@ def test_day_counts_no_shows(projected: Settings) -> None:
     assert figures["tickets"] == 3
     assert figures["by_state"]["skipped"] == 1
     assert figures["waits"] == {"count": 1, "average_s": 360.0, "p90_s": 360.0}
+
+
+def test_day_of_past_day_labels_tickets_left_open(projected: Settings) -> None:
+    result = zwbus(projected, "hall", "day", HALL, "2026-10-12", "--as-of", "2026-12-04 10:00")
+    document = zwbus(
+        projected, "hall", "day", HALL, "2026-10-12", "--as-of", "2026-12-04 10:00", "--json"
+    )
+
+    assert result.exception is None, result.output
+    table = result.stdout[result.stdout.index("Tickets per queue") :]
+    assert "Left open (never ended)" in table
+    assert "Waiting" not in table
+    assert "They are not waiting now." in result.stdout
+    figures = msgspec.json.decode(document.stdout)
+    assert figures["day_over"] is True
+    assert figures["left_open"] == 1
+    assert [queue["left_open"] for queue in figures["queues"]] == [1]
+
+
+def test_day_points_to_booking_ids(projected: Settings) -> None:
+    day = zwbus(projected, "hall", "day", HALL, "2026-10-12", "--as-of", "2026-10-12 09:45")
+    listed = zwbus(projected, "hall", "bookings", HALL, "2026-10-12")
+    document = zwbus(projected, "hall", "bookings", HALL, "2026-10-12", "--json")
+    other_day = zwbus(projected, "hall", "bookings", HALL, "2026-10-13")
+
+    assert f"Booking ids: zwbus hall bookings {HALL} 2026-10-12" in day.stdout
+    assert listed.exception is None, listed.output
+    assert "B2" in listed.stdout
+    assert "Checked in" in listed.stdout
+    bookings = msgspec.json.decode(document.stdout)
+    assert [booking["booking_id"] for booking in bookings] == ["B1", "B2", "B3"]
+    assert bookings[0]["ticket_id"] == "T001"
+    assert f"No booking of hall {HALL} on 2026-10-13." in other_day.stdout
+
+
+@pytest.mark.parametrize("command", ["status", "day", "bookings"])
+def test_unknown_hall_fails(projected: Settings, command: str) -> None:
+    arguments = ["hall", command, "9999999999"]
+    if command != "status":
+        arguments.append("2026-10-12")
+
+    result = zwbus(projected, *arguments)
+    exited = run_zwbus(projected, *arguments)
+
+    assert isinstance(result.exception, HallNotFoundError)
+    message = str(result.exception)
+    assert "Hall 9999999999 is unknown: no booking or ticket of it" in message
+    assert "Known halls: GA-ZWFW-01, GA-ZWFW-02." in message
+    assert exited.returncode == 1
+    assert "Hall 9999999999 is unknown" in exited.stderr
 
 
 def test_booking_shows_online_view(projected: Settings) -> None:
@@ -155,12 +231,14 @@ def test_unknown_booking_fails(projected: Settings) -> None:
 def test_hall_commands_in_chinese(projected: Settings) -> None:
     set_language("zh_CN")
 
-    status = zwbus(projected, "hall", "status", HALL)
+    status = zwbus(projected, "hall", "status", HALL, "--as-of", "2026-10-12 09:45")
+    past = zwbus(projected, "hall", "status", HALL, "--as-of", "2026-10-13 08:00")
     booking = zwbus(projected, "hall", "booking", "B1", "--hall", HALL)
     day = zwbus(projected, "hall", "day", HALL, "2026-10-12", "--as-of", "2026-10-12 12:00")
 
     assert status.exception is None, status.output
     assert "大厅 GA-ZWFW-01，2026-10-12：等候 1 人" in status.stdout
+    assert "（该日已结束）：已办完 1 人，遗留未结 1 个号" in past.stdout
     assert "过号" in status.stdout
     assert "窗口" in status.stdout
     assert "已在窗口 3 办理完毕" in booking.stdout

@@ -203,7 +203,7 @@ async def _project_through_bus(settings_: Settings, arrival: Arrival) -> bool:
 async def _views(path: Path) -> tuple[object, ...]:
     async with ProjectionStore.open(path, projection="hall", create=False) as store:
         connection = store.connection
-        status = await queries.hall_status(connection, HALL, THE_DAY)
+        status = await queries.hall_status(connection, HALL, THE_DAY, as_of=as_of("09:45"))
         day = await queries.hall_day(connection, HALL, THE_DAY, as_of("09:45"))
         bookings = [
             await queries.find_bookings(connection, f"B{number}") for number in range(3)

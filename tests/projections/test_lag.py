@@ -21,13 +21,15 @@ from bus import server
 from bus.connect import open_bus
 from bus.heartbeat import Heartbeat, HeartbeatDocument, heartbeat_subject
 from bus.settings import Settings
-from bus.streams import CASES, OPS, ensure_streams
+from bus.streams import CASES, OPS, PARKED, ensure_streams
 from contracts.envelope import Envelope
 from projections.api import run_cases_projection
 from projections.cases import CasesProjection
+from projections.checkpoint_store import store_path
 from projections.lag import build_report, classify, find_exceeded, gather
 from projections.lag_cli import format_duration
 from projections.lag_snapshot import take_snapshot
+from projections.rebuild import ProjectionRebuild
 from projections.runtime import ProjectionRunner
 from tests.projections.helpers import (
     DEADLINE_S,
@@ -548,3 +550,46 @@ def test_classify_states(
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# --- what the view leaves out ----------------------------------------------------
+
+
+async def test_rebuilt_projection_listed_once(bus: Bus, settings: Settings) -> None:
+    """The store a rebuild keeps for a rollback is no second projection."""
+    client, _js = bus
+    await publish(client, submissions("R", 3))
+    await run_cases_projection(settings)
+    rebuild = ProjectionRebuild(CasesProjection.for_data_dir(settings.data_dir), settings)
+    result = await rebuild.run()
+
+    _code, document = await lag_json_async(settings, "--sample-seconds", "0.2")
+
+    assert result.swapped
+    assert result.previous_path is not None
+    listed = [
+        (item["name"], item["store"])
+        for item in document["consumers"]
+        if item["kind"] == "projection"
+    ]
+    assert listed == [("cases", str(store_path(settings.data_dir, "cases")))]
+
+
+async def test_kv_reader_consumers_hidden_unless_all(bus: Bus, settings: Settings) -> None:
+    """``zwbus parked list`` reads a bucket through ephemeral consumers the server keeps a while."""
+    _client, js = bus
+    await ensure_streams(js)
+    await add_audit_consumer(js)
+    listing = run_zwbus(settings, "parked", "list")
+
+    _code, default = await lag_json_async(settings, "--sample-seconds", "0.2")
+    _code, everything = await lag_json_async(settings, "--sample-seconds", "0.2", "--all")
+    table = run_zwbus(settings, "lag", "--sample-seconds", "0.2")
+
+    assert listing.returncode == 0, listing.stderr
+    kv_stream = f"KV_{PARKED}"
+    assert [item for item in default["consumers"] if item["stream"] == kv_stream] == []
+    assert entry(default, "consumer", "audit")["stream"] == CASES
+    assert any(item["stream"] == kv_stream for item in everything["consumers"])
+    assert any("--all" in note for note in default["notes"])
+    assert "--all" in table.stdout

@@ -150,6 +150,39 @@ def test_config_option_sets_deadline(projected: Settings, tmp_path: Path) -> Non
     assert msgspec.json.decode(without.stdout)["total"] == 0
 
 
+def test_overdue_from_first_working_day_after_deadline(
+    projected: Settings, tmp_path: Path
+) -> None:
+    """A deadline on a Friday is not overdue over the weekend, when no working day is lost."""
+    config = tmp_path / "friday.toml"
+    config.write_text("[reviews]\nrectification_days = 14\n")
+
+    def overdue(as_of: str) -> dict[str, object]:
+        result = zwbus(projected, "--config", str(config), "reviews", "overdue",
+                       "--as-of", as_of, "--json")
+        assert result.exception is None, result.output
+        found: dict[str, object] = msgspec.json.decode(result.stdout)
+        return found
+
+    def rectifications_overdue(as_of: str) -> int:
+        result = zwbus(projected, "--config", str(config), "reviews", "totals",
+                       "--as-of", as_of, "--json")
+        assert result.exception is None, result.output
+        [row] = msgspec.json.decode(result.stdout)
+        return int(row["rectifications_overdue"])
+
+    saturday, sunday, monday = overdue("2026-10-24"), overdue("2026-10-25"), overdue("2026-10-26")
+
+    assert saturday == {"total": 0, "reviews": []}
+    assert sunday == {"total": 0, "reviews": []}
+    assert monday["total"] == 1
+    [review] = monday["reviews"]  # type: ignore[misc]
+    assert review["due"] == "2026-10-23"
+    assert review["late_working_days"] == 1
+    assert rectifications_overdue("2026-10-25") == 0
+    assert rectifications_overdue("2026-10-26") == 1
+
+
 def test_working_folder_config_is_read(projected: Settings, tmp_path: Path) -> None:
     (tmp_path / "zwbus.toml").write_text("[reviews.provinces.51]\nrectification_days = 10\n")
 

@@ -31,16 +31,25 @@ def test_province_override_applies_to_its_regions() -> None:
     assert calendar.days("440103", "rectification") == 15
 
 
+def test_late_from_first_working_day_after_deadline() -> None:
+    calendar = DeadlineCalendar(ReviewsConfig(rectification_days=14))
+
+    assert calendar.due("2026-09-29", "511602", "rectification") == "2026-10-23"
+    assert calendar.late_from("2026-09-29", "511602", "rectification") == "2026-10-26"
+    assert calendar.late_from("2026-09-29", "511602", "callback") == "2026-10-13"
+
+
 async def test_sql_function_matches_calendar() -> None:
     calendar = DeadlineCalendar(ReviewsConfig(rectification_days=2))
     async with aiosqlite.connect(":memory:") as connection:
         await calendar.install(connection)
         async with connection.execute(
             "SELECT review_due('2026-09-30', '511602', 'rectification'), "
-            "review_due(NULL, '511602', 'callback')"
+            "review_due(NULL, '511602', 'callback'), "
+            "review_late_from('2026-09-30', '511602', 'rectification')"
         ) as cursor:
             row = await cursor.fetchone()
 
-        assert row == ("2026-10-09", None)
+        assert row == ("2026-10-09", None, "2026-10-10")
         with pytest.raises(aiosqlite.OperationalError, match="user-defined function raised"):
             await connection.execute("SELECT review_due('2026-09-30', '511602', 'revisit')")
