@@ -180,7 +180,12 @@ async def test_missing_stream_logged_not_raised(settings: Settings) -> None:
     async with open_bus(settings) as (client, _js):
         with capture_logs() as logs:
             async with Heartbeat(client, "adapter", "app-push", interval_s=0.05) as beat:
-                await asyncio.sleep(0.4)
+                # Each failed publish waits for its reply first, so wait for
+                # three failures, not for a fixed time.
+                for _attempt in range(200):
+                    if sum(entry["event"] == "heartbeat_publish_failed" for entry in logs) >= 3:
+                        break
+                    await asyncio.sleep(0.05)
 
     failures = [entry for entry in logs if entry["event"] == "heartbeat_publish_failed"]
     warnings = [entry for entry in failures if entry["log_level"] == "warning"]
