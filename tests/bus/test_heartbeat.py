@@ -175,6 +175,7 @@ async def test_stop_ends_loop_that_lost_cancellation(bus: Bus) -> None:
     assert documents[-1].state == "stopped"
 
 
+@pytest.mark.usefixtures("debug_logging")
 async def test_missing_stream_logged_not_raised(settings: Settings) -> None:
     """Without ZW_OPS every publish fails; the owner goes on and the warning is not repeated."""
     async with open_bus(settings) as (client, _js):
