@@ -13,7 +13,8 @@ each keeps its own mapping and sequence rules.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -104,10 +105,16 @@ class OutcomeWriter:
         self._outcomes: RecordOutcomes | None = None
         self._location = ""
 
-    def report_to(self, outcomes: RecordOutcomes | None, location: str) -> None:
+    @contextlib.contextmanager
+    def reporting(self, outcomes: RecordOutcomes | None, location: str) -> Iterator[None]:
         """Fill ``outcomes`` with the outcome of each record of the batch at ``location``."""
         self._outcomes = outcomes
         self._location = location
+        try:
+            yield
+        finally:
+            self._outcomes = None
+            self._location = ""
 
     def note(self, position: int | None, outcome: RecordOutcome) -> None:
         """Record one record's outcome when the caller asked for per-record outcomes."""

@@ -105,11 +105,8 @@ class CasePipeline:
 
         When ``outcomes`` is given, it receives each record's outcome by position.
         """
-        self._out.report_to(outcomes, location)
-        try:
+        with self._out.reporting(outcomes, location):
             return await self._process(records, location)
-        finally:
-            self._out.report_to(None, "")
 
     async def _process(self, records: Sequence[SourceRecord], location: str) -> Tally:
         batch = Tally(read=len(records))

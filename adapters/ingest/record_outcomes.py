@@ -1,4 +1,4 @@
-"""The outcome of each record of a batch, for sources that answer per record.
+"""The outcome of each record of a batch, for sources that report back per record.
 
 The HTTP gateway tells a department system what happened to every record it
 sent. A pipeline fills an ``RecordOutcomes`` map, keyed by the record's position
@@ -18,7 +18,7 @@ OutcomeName = Literal["stored", "duplicate", "quarantined", "parked"]
 
 
 class RecordOutcome(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What became of one record."""
+    """Outcome of one record, with its event id, sequence, reasons or awaited events."""
 
     outcome: OutcomeName
     event_id: str | None = None
