@@ -17,7 +17,7 @@ from bus.settings import Settings
 @click.command(
     "gateway",
     help=_(
-        "Accept records pushed over HTTP by department systems and answer with each "
+        "Accept records pushed over HTTP by department systems and return each "
         "record's outcome. Runs until Ctrl-C or SIGTERM."
     ),
 )
