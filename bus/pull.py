@@ -18,6 +18,10 @@ as soon as a message reports that nothing more is pending. The request
 then stays open on the server, and the next ``fetch`` waits for what it
 still delivers.
 
+The messages reach the puller through ``bus.inbound.DirectInbox`` when
+the client allows it, without nats-py's per-message queue and task, and
+without their headers, which no batch consumer reads.
+
 ``stream_sequence`` and ``delivery_info`` read a message's sequences from
 its reply subject without building nats-py's full ``Msg.metadata``.
 """
@@ -36,6 +40,8 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from bus.inbound import DirectInbox
 
 DEFAULT_API_PREFIX = "$JS.API"
 NO_MESSAGES = "404"
@@ -143,9 +149,14 @@ class BatchPuller(Generic[Prepared]):
         self._prepare_error: Exception | None = None
         """What ``prepare`` raised; raised by every later ``fetch``, as a message is missing."""
         self._waiter: asyncio.Future[None] | None = None
+        self._direct: DirectInbox | None = None
 
     async def __aenter__(self) -> Self:
         self._subscription = await self._client.subscribe(f"{self._inbox}*", cb=self._on_message)
+        # No request is sent yet, so no message can arrive before this.
+        self._direct = DirectInbox.attach(self._client)
+        if self._direct is not None:
+            self._direct.register(self._subscription._id, self._take, headers=False)
         return self
 
     async def __aexit__(
@@ -156,6 +167,8 @@ class BatchPuller(Generic[Prepared]):
     ) -> None:
         subscription, self._subscription = self._subscription, None
         self._buffer = []
+        if subscription is not None and self._direct is not None:
+            self._direct.unregister(subscription._id)
         if subscription is not None and not self._client.is_closed:
             try:
                 await subscription.unsubscribe()
@@ -234,6 +247,9 @@ class BatchPuller(Generic[Prepared]):
             raise nats.errors.ConnectionClosedError
 
     async def _on_message(self, message: Msg) -> None:
+        self._take(message)
+
+    def _take(self, message: Msg) -> None:
         if not message.subject.startswith(self._inbox):
             try:
                 info = delivery_info(message)
