@@ -18,7 +18,7 @@ memory and writes them back with multi-row ``INSERT`` statements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 
 import aiosqlite
 import msgspec
@@ -36,7 +36,8 @@ from projections.base import ApplyCounts, Delivered
 from projections.cases.schema import CASE_COLUMNS
 from projections.pseudonym import Pseudonymizer
 from projections.sql import insert_rows
-from projections.workdays import CHINA_TZ, add_working_days, working_days_between
+from projections.times import business_time
+from projections.workdays import add_working_days, working_days_between
 
 PAUSE_EVENTS = frozenset({"case.suspended", "case.resumed"})
 MAX_PROMISED_DAYS = 3650
@@ -81,11 +82,6 @@ if CaseRecord.__struct_fields__ != CASE_COLUMNS:
     # as_row relies on the field order; a field added to one and not the
     # other would shift every later column of the stored rows.
     raise RuntimeError("CaseRecord fields must follow CASE_COLUMNS")
-
-
-def business_time(moment: datetime) -> str:
-    """Format a timezone-aware time as stored: China Standard Time with microseconds."""
-    return moment.astimezone(CHINA_TZ).isoformat(timespec="microseconds")
 
 
 def short_name(event_type: str) -> str:

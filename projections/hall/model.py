@@ -42,9 +42,9 @@ from contracts.hall import (
     TicketSkipped,
 )
 from projections.base import ApplyCounts, Delivered
-from projections.cases.model import business_time
 from projections.hall.schema import BOOKING_COLUMNS, TICKET_COLUMNS
 from projections.pseudonym import Pseudonymizer
+from projections.times import business_time
 
 Entity = Literal["booking", "ticket"]
 EntityKey = tuple[Entity, str, str]

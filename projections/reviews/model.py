@@ -23,7 +23,6 @@ writes rows and events back with ``executemany``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 import aiosqlite
 import msgspec
@@ -40,7 +39,7 @@ from contracts.review import (
 from projections.base import ApplyCounts, Delivered
 from projections.pseudonym import Pseudonymizer
 from projections.reviews.schema import EVENT_COLUMNS, REVIEW_COLUMNS
-from projections.workdays import CHINA_TZ
+from projections.times import business_time
 
 # SQLite accepts at most 32766 parameters per statement since 3.32.
 _MAX_PARAMETERS = 900
@@ -101,11 +100,6 @@ class ReviewRecord(msgspec.Struct, kw_only=True):
     def as_row(self) -> tuple[object, ...]:
         """Return the column values in ``REVIEW_COLUMNS`` order."""
         return tuple(getattr(self, column) for column in REVIEW_COLUMNS)
-
-
-def business_time(moment: datetime) -> str:
-    """Format a timezone-aware time as stored: China Standard Time with microseconds."""
-    return moment.astimezone(CHINA_TZ).isoformat(timespec="microseconds")
 
 
 def review_payload(delivered: Delivered) -> ReviewPayload:

@@ -37,13 +37,13 @@ from projections.sharing.records import (
     ObjectionRecord,
     RequestRecord,
     ResourceRecord,
-    business_time,
     earliest,
     latest,
     state_version,
     stored_date,
     time_version,
 )
+from projections.times import business_time
 from projections.workdays import working_days_between
 
 _HOUR_S = 3600.0

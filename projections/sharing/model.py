@@ -31,9 +31,9 @@ from projections.sharing.records import (
     ObjectionRecord,
     RequestRecord,
     ResourceRecord,
-    business_time,
 )
 from projections.sharing.schema import OBJECTION_COLUMNS, REQUEST_COLUMNS, RESOURCE_COLUMNS
+from projections.times import business_time
 
 Entity = Literal["resource", "request", "objection"]
 

@@ -14,7 +14,8 @@ from datetime import datetime
 import aiosqlite
 import msgspec
 
-from projections.sharing.records import business_time, stored_date
+from projections.sharing.records import stored_date
+from projections.times import business_time
 from projections.workdays import CHINA_TZ, working_days_between
 
 _DAY_S = 86_400.0

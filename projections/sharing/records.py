@@ -17,13 +17,12 @@ still order the same way whichever arrives first.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import msgspec
 
 from contracts.share import SHARE_RANK
 from projections.sharing.schema import OBJECTION_COLUMNS, REQUEST_COLUMNS, RESOURCE_COLUMNS
-from projections.workdays import CHINA_TZ
 
 RESOURCE_STATES: dict[str, str] = {
     "share.resource_published": "published",
@@ -42,11 +41,6 @@ REQUEST_STATES: dict[str, str] = {
 OBJECTION_OPEN = "open"
 OBJECTION_STATES: tuple[str, ...] = (OBJECTION_OPEN, "corrected", "upheld")
 """An objection is open until resolved; a resolution's outcome becomes its state."""
-
-
-def business_time(moment: datetime) -> str:
-    """Format a timezone-aware time as stored: China Standard Time with microseconds."""
-    return moment.astimezone(CHINA_TZ).isoformat(timespec="microseconds")
 
 
 def stored_date(stored_time: str) -> date:
