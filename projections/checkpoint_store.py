@@ -26,6 +26,13 @@ from projections import set_aside
 
 CACHE_KIB = 65_536
 """Page cache per connection; the default 2 MiB makes random event-id inserts read from disk."""
+WAL_CHECKPOINT_PAGES = 16_384
+"""WAL pages (64 MiB at 4 KiB) after which a commit copies the log into the database.
+
+At SQLite's default of 1,000 pages, the 40 commits of a case projection
+catching up on 20,000 events took 0.27 s, most of it in those copies and
+their fsyncs; at this size they took 0.08 s.
+"""
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another writer's transaction (a retry, a second runner)."""
 
@@ -89,6 +96,7 @@ class ProjectionStore:
                 await connection.execute("PRAGMA journal_mode = WAL")
                 await connection.execute("PRAGMA synchronous = NORMAL")
                 await connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+                await connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
                 await connection.executescript(_CHECKPOINT_SCHEMA + set_aside.SCHEMA)
             yield cls(connection, path)
         finally:
