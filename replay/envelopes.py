@@ -51,3 +51,4 @@ def decode_head(data: bytes) -> EventHead | None:
         return _head_decoder.decode(data)
     except msgspec.DecodeError:
         return None
+

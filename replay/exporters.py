@@ -32,7 +32,9 @@ from bus.errors import ConfigError
 from bus.i18n import N_
 from contracts.envelope import encode_event
 from replay.filters import ReplayedEvent, Selection, SelectionCounts, decode_batch
+from replay.flat import COLUMNS, ROW_GROUP_ROWS
 from replay.masking import mask_personal
+from replay.parquet_process import ParquetProcess, supports_process
 from replay.reader import FETCH_BATCH, ReadProgress, ReplayWindow, StreamReader
 
 log = structlog.get_logger(__name__)
@@ -41,44 +43,6 @@ Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
 STREAMABLE_FORMATS: frozenset[Format] = frozenset({"jsonl", "csv"})
 """Formats that can be written to standard output; Parquet needs a file."""
-
-COLUMNS: tuple[str, ...] = (
-    "seq",
-    "subject",
-    "id",
-    "type",
-    "version",
-    "occurred_at",
-    "recorded_at",
-    "region",
-    "department",
-    "key",
-    "correlation_id",
-    "causation_id",
-    "source_adapter",
-    "source_system",
-    "payload",
-)
-"""Columns of the CSV and Parquet exports, in order."""
-
-ROW_GROUP_ROWS = 20_000
-"""Rows buffered per Parquet row group; at about 1 KB per event that is about 20 MB."""
-PARQUET_TIME_ZONE = "Asia/Shanghai"
-DICTIONARY_COLUMNS: tuple[str, ...] = (
-    "type",
-    "version",
-    "region",
-    "department",
-    "source_adapter",
-    "source_system",
-)
-"""Parquet columns with few distinct values, dictionary-encoded.
-
-Dictionary encoding of the other columns (ids, keys, payloads), which are
-mostly unique, made a 20,000-event export larger and about 40 % slower to
-write (pyarrow 26, zstd).
-"""
-
 
 class ParquetUnavailableError(ConfigError):
     """Parquet output was asked for but pyarrow is not installed."""
@@ -92,8 +56,8 @@ class ParquetUnavailableError(ConfigError):
 class Exporter(Protocol):
     """A writer of replayed events in one file format.
 
-    An exporter with a true ``copies_envelopes`` attribute writes the raw
-    envelope of each event whose ``raw`` is set and never reads its
+    An exporter with a true ``copies_envelopes`` attribute writes each
+    event whose ``raw`` is set from that raw envelope and never reads its
     ``event``, so the export does not decode those payloads unless it is
     strict.
     """
@@ -209,72 +173,30 @@ def load_pyarrow() -> tuple[ModuleType, ModuleType]:
     return pyarrow, pyarrow.parquet
 
 
-def parquet_schema() -> Any:
-    """Return the Arrow schema of the Parquet export."""
-    pa, _pq = load_pyarrow()
-    moment = pa.timestamp("us", tz=PARQUET_TIME_ZONE)
-    types = {
-        "seq": pa.int64(),
-        "version": pa.int32(),
-        "occurred_at": moment,
-        "recorded_at": moment,
-    }
-    return pa.schema([pa.field(name, types.get(name, pa.string())) for name in COLUMNS])
-
-
 class ParquetExporter:
-    """Flat rows in Parquet (zstd), written in row groups so that memory stays bounded.
+    """Flat rows in Parquet (zstd), built in this process.
 
-    Each batch handed to ``write`` becomes an Arrow record batch at once, so
-    the buffered row group is kept as Arrow columns rather than as Python
-    objects. A row group is written when ``row_group_rows`` rows are
-    buffered.
+    ``open_exporter`` uses it for an output without a file descriptor (an
+    in-memory buffer); a file gets ``replay.parquet_process.ParquetProcess``.
     """
 
+    copies_envelopes = True
+
     def __init__(self, output: BinaryIO, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        self._pa, pq = load_pyarrow()
-        self._schema = parquet_schema()
-        self._writer: Any = pq.ParquetWriter(
-            output, self._schema, compression="zstd", use_dictionary=list(DICTIONARY_COLUMNS)
-        )
-        self._row_group_rows = row_group_rows
-        self._batches: list[Any] = []
-        self._buffered = 0
+        load_pyarrow()
+        from replay.parquet_rows import RowGroupWriter
+
+        self._rows = RowGroupWriter(output, row_group_rows=row_group_rows)
 
     def write(self, events: Sequence[ReplayedEvent]) -> None:
-        if not events:
-            return
-        columns = zip(*(flat_values(item) for item in events), strict=True)
-        arrays = [
-            self._pa.array(values, type=field.type)
-            for values, field in zip(columns, self._schema, strict=True)
-        ]
-        self._batches.append(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema))
-        self._buffered += len(events)
-        if self._buffered >= self._row_group_rows:
-            self._flush(whole_groups_only=True)
-
-    def _flush(self, *, whole_groups_only: bool) -> None:
-        table = self._pa.Table.from_batches(self._batches, schema=self._schema)
-        size = self._row_group_rows
-        written = 0
-        while table.num_rows - written >= size or (
-            not whole_groups_only and written < table.num_rows
-        ):
-            rows = min(size, table.num_rows - written)
-            self._writer.write_table(table.slice(written, rows), row_group_size=rows)
-            written += rows
-        rest = table.slice(written)
-        self._batches = rest.to_batches() if rest.num_rows else []
-        self._buffered = rest.num_rows
+        self._rows.write(
+            [item.seq for item in events],
+            [item.subject for item in events],
+            [item.raw if item.raw is not None else encode_event(item.event) for item in events],
+        )
 
     def close(self) -> None:
-        if self._writer is None:
-            return
-        if self._buffered:
-            self._flush(whole_groups_only=False)
-        self._writer.close()
-        self._writer = None
+        self._rows.close()
 
 
 def open_exporter(
@@ -289,6 +211,9 @@ def open_exporter(
         return JsonLinesExporter(output)
     if file_format == "csv":
         return CsvExporter(output, encoding=csv_encoding)
+    load_pyarrow()
+    if supports_process(output):
+        return ParquetProcess(output, row_group_rows=row_group_rows)
     return ParquetExporter(output, row_group_rows=row_group_rows)
 
 

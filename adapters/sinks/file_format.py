@@ -27,26 +27,11 @@ import msgspec
 
 from adapters.sinks.config import FileFormat
 from adapters.sinks.selection import Incoming
+from contracts.columns import FLAT_COLUMNS
 
 CHINA = ZoneInfo("Asia/Shanghai")
 BOM = "\ufeff".encode()
-CSV_COLUMNS: tuple[str, ...] = (
-    "seq",
-    "subject",
-    "id",
-    "type",
-    "version",
-    "occurred_at",
-    "recorded_at",
-    "region",
-    "department",
-    "key",
-    "correlation_id",
-    "causation_id",
-    "source_adapter",
-    "source_system",
-    "payload",
-)
+CSV_COLUMNS = FLAT_COLUMNS
 """Columns of a CSV sink file, in order."""
 
 

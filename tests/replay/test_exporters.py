@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,10 @@ import msgspec
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
-from contracts.envelope import Envelope, encode_event
+from contracts.envelope import CURRENT_VERSIONS, Envelope, encode_event
 from replay.exporters import (
-    COLUMNS,
     Format,
+    ParquetExporter,
     ParquetUnavailableError,
     export_events,
     load_pyarrow,
@@ -22,6 +23,8 @@ from replay.exporters import (
     output_file,
 )
 from replay.filters import select
+from replay.flat import COLUMNS
+from replay.parquet_process import ParquetWriteError
 from replay.reader import ReplayWindow
 from tests.projections.helpers import at, case_event, publish, publish_raw
 from tests.replay import Bus, flow
@@ -185,3 +188,71 @@ async def test_jsonl_counts_undecodable_without_payload_decode(bus: Bus, tmp_pat
     assert len(path.read_bytes().splitlines()) == 3
     assert result.counts.kept == 3
     assert result.counts.undecodable == 1
+
+
+@pytest.mark.parametrize("mask", [False, True])
+async def test_parquet_rows_equal_decoded_events(
+    bus: Bus, tmp_path: Path, mask: bool
+) -> None:
+    """Raw envelopes, envelopes spread over lines and masked ones give the same rows."""
+    client, js = bus
+    events = _events()
+    await publish(client, events)
+    spread = case_event("accepted", "C8", at("2026-10-12"), promised_days=3)
+    pretty = msgspec.json.format(encode_event(spread), indent=2)
+    await publish_raw(js, "zw.case.51.16.02.C8", pretty, spread.id)
+    events.append(spread)
+    path = tmp_path / "mixed.parquet"
+
+    with output_file(path) as output:
+        exporter = open_exporter("parquet", output)
+        await export_events(js, select(), ReplayWindow(), exporter, mask=mask)
+        exporter.close()
+
+    rows = pq.read_table(path).to_pylist()
+    assert [row["id"] for row in rows] == [event.id for event in events]
+    assert [row["occurred_at"] for row in rows] == [event.occurred_at for event in events]
+    assert [row["recorded_at"] for row in rows] == [event.recorded_at for event in events]
+    assert [row["source_system"] for row in rows] == [event.source.system for event in events]
+    submitted = msgspec.json.decode(rows[3]["payload"])
+    assert submitted["remark"] == REMARK
+    applicant = events[3].payload.applicant_id  # type: ignore[union-attr]
+    assert (submitted["applicant_id"] == applicant) is not mask
+    plain = [msgspec.json.decode(row["payload"]) for row in rows if row["type"] != "case.submitted"]
+    assert plain == [
+        msgspec.to_builtins(event.payload) for event in events if event.type != "case.submitted"
+    ]
+
+
+async def test_parquet_in_memory_equals_file(bus: Bus, tmp_path: Path) -> None:
+    """A file is written by the writer process, a buffer in this process: same rows."""
+    client, js = bus
+    await publish(client, [event for index in range(3) for event in flow(f"C{index}")])
+    path = tmp_path / "file.parquet"
+    await _export(js, path, "parquet", row_group_rows=5)
+    buffer = io.BytesIO()
+
+    exporter = open_exporter("parquet", buffer, row_group_rows=5)
+    await export_events(js, select(), ReplayWindow(), exporter, batch_size=2)
+    exporter.close()
+
+    assert isinstance(open_exporter("parquet", io.BytesIO()), ParquetExporter)
+    assert pq.read_table(buffer).equals(pq.read_table(path))
+    assert pq.ParquetFile(path).metadata.num_row_groups == 2
+
+
+async def test_parquet_writer_failure_names_the_message(bus: Bus, tmp_path: Path) -> None:
+    """An envelope that lacks a member of the flat row stops the export with its sequence."""
+    client, js = bus
+    await publish(client, flow("C1"))
+    head_only = b'{"type":"case.accepted","version":%d,"key":"C2"}' % (
+        CURRENT_VERSIONS["case.accepted"]
+    )
+    seq = await publish_raw(js, "zw.case.51.16.02.C2", head_only, "head-only")
+    path = tmp_path / "broken.parquet"
+
+    with pytest.raises(ParquetWriteError) as caught:
+        await _export(js, path, "parquet")
+
+    assert f"sequence {seq}" in str(caught.value)
+    assert not path.exists()
