@@ -65,6 +65,24 @@ def _status_field(pid: int | str, name: str) -> int | None:
     return None
 
 
+def _helper_rss(server_pid: int | None) -> int:
+    """Return the resident memory of this process's child processes other than the server.
+
+    A Parquet replay writes through a child process, whose memory belongs
+    to the pass as much as this process's does.
+    """
+    total = 0
+    for task in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids = task.read_text(encoding="ascii").split()
+        except OSError:
+            continue
+        for pid in pids:
+            if int(pid) != server_pid:
+                total += _status_field(pid, "VmRSS") or 0
+    return total
+
+
 def _reset_high_water_mark() -> bool:
     """Reset this process's ``VmHWM`` (Linux 4.0 and later); return whether it worked."""
     try:
@@ -81,7 +99,11 @@ class Side:
     events: int
     seconds: float
     peak_rss: int
-    """Highest resident memory of this process during the pass, in bytes."""
+    """Highest resident memory of this process and its helper processes during the pass, in bytes.
+
+    Helper processes are the children other than the server, such as the
+    Parquet writer of a replay.
+    """
     start_rss: int
     """Resident memory of this process when the pass began, in bytes."""
     server_peak_rss: int
@@ -148,6 +170,7 @@ class Meter:
         while True:
             rss = _status_field("self", "VmRSS")
             if rss is not None:
+                rss += _helper_rss(self._server_pid)
                 self._samples.append((time.perf_counter(), rss))
             if self._server_pid is not None:
                 server_rss = _status_field(self._server_pid, "VmRSS") or 0

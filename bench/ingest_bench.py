@@ -1,7 +1,7 @@
 """Ingest benchmark: the demo pipeline against raw nats-py publishing of the same events.
 
 Each run starts a fresh nats-server, imports the item catalogue, and times
-the ingest of the generated exports of all four demo sources (records read
+the ingest of the generated exports of the four demo case sources (records read
 per second, every record counted whatever its outcome). The baseline, in
 the same run, publishes the very events that the ingest stored, with the
 same subjects and message ids, through nats-py's ``js.publish_async`` into
@@ -23,11 +23,11 @@ from typing import Any
 
 import nats
 
+from adapters.family_profile import load_source_profile
 from adapters.file_source import ingest_files
 from adapters.items import import_catalogue
-from adapters.profile import load_profile
 from bench.demo.generate import bundled_catalogue, generate_exports
-from bench.demo.run import SOURCES, profile_path
+from bench.demo.run import CASE_SOURCES, profile_path
 from bus import server
 from bus.connect import open_bus
 from bus.reader import read_stream
@@ -64,9 +64,9 @@ async def _ingest_once(
         await import_catalogue(settings, bundled_catalogue())
         records = 0
         started = time.perf_counter()
-        for source_id in SOURCES:
+        for source_id in CASE_SOURCES:
             tally = await ingest_files(
-                settings, load_profile(profile_path(source_id)), [exports / source_id]
+                settings, load_source_profile(profile_path(source_id)), [exports / source_id]
             )
             records += tally.read
         elapsed = time.perf_counter() - started

@@ -154,3 +154,16 @@ def test_cli_rejects_events_below_one(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert not out.exists()
+
+
+def test_ingest_benchmark_counts_records_and_events(tmp_path: Path) -> None:
+    """The demo ingest benchmark runs the case sources end to end and times both sides."""
+    from bench.ingest_bench import run_ingest_benchmark
+
+    result = asyncio.run(run_ingest_benchmark(runs=1, cases=150, work_dir=tmp_path))
+
+    [measured] = result["runs"]
+    assert measured["records"] > measured["events"] > 0
+    assert measured["ingest_records_per_s"] > 0
+    assert measured["baseline_events_per_s"] > 0
+    assert result["median"]["ratio"] == pytest.approx(measured["ratio"])
