@@ -13,7 +13,7 @@ identifiers, until they are resolved or discarded.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Literal
@@ -24,6 +24,7 @@ import structlog
 
 from contracts.envelope import EventDecodeError, decode_event
 from projections.base import ApplyCounts, Delivered, Projection
+from projections.sql import chunks
 
 log = structlog.get_logger(__name__)
 
@@ -44,11 +45,6 @@ CREATE INDEX IF NOT EXISTS set_aside_entity ON set_aside (entity_key, seq);
 SetAsideKind = Literal["undecodable", "rejected", "waiting"]
 """undecodable: not an event this release reads; rejected: decodes but breaks the
 model's contract; waiting: queued behind an earlier set-aside message of its key."""
-
-# SQLite accepts at most 32766 parameters per statement since 3.32; batches
-# of keys stay far below that.
-_MAX_PARAMETERS = 900
-
 
 class SetAsideEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One message kept aside, with why."""
@@ -127,17 +123,12 @@ def new_entry(
     )
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 async def blocking_sequences(
     connection: aiosqlite.Connection, entity_keys: Collection[str]
 ) -> dict[str, int]:
     """Return, for each given key with set-aside messages, the first such sequence."""
     blockers: dict[str, int] = {}
-    for chunk in _chunks(sorted(entity_keys), _MAX_PARAMETERS):
+    for chunk in chunks(sorted(entity_keys)):
         placeholders = ",".join("?" * len(chunk))
         rows = await connection.execute_fetchall(
             f"SELECT entity_key, MIN(seq) AS first_seq FROM set_aside "

@@ -1,4 +1,8 @@
-"""Writing many rows with multi-row ``INSERT`` statements instead of ``executemany``.
+"""Reading and writing many rows of a read model in few statements.
+
+Reads of many keys go in ``IN (...)`` lists of at most ``MAX_IN_VALUES``
+values. Writes of many rows go in multi-row ``INSERT`` statements instead
+of ``executemany``.
 
 ``executemany`` binds and steps one row at a time, and Python's ``sqlite3``
 takes the GIL back between rows, so the event loop's work and the store's
@@ -13,13 +17,17 @@ than ``executemany``. The few rows left over beyond a multiple of
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import aiosqlite
 
+from projections.base import Delivered
+
 MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 """Bound parameters SQLite accepts per statement by default (32766 since 3.32, 999 before)."""
+MAX_IN_VALUES = 900
+"""Values per ``IN (...)`` list; below the 999 parameters that SQLite before 3.32 accepts."""
 MAX_ROWS = 512
 """Rows per statement at most."""
 ROW_STEP = 64
@@ -64,3 +72,43 @@ async def insert_rows(
         start += count
     if start < len(rows):
         await connection.executemany(_statement(head, columns, 1, tail), rows[start:])
+
+
+def chunks(values: Sequence[str], size: int = MAX_IN_VALUES) -> Iterable[Sequence[str]]:
+    """Yield ``values`` in slices of at most ``size``, for ``IN (...)`` lists."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+async def existing_event_ids(
+    connection: aiosqlite.Connection, table: str, ids: Iterable[str]
+) -> set[str]:
+    """Return which of ``ids`` the ``event_id`` column of ``table`` already holds."""
+    found: set[str] = set()
+    for chunk in chunks(sorted(set(ids))):
+        placeholders = ",".join("?" * len(chunk))
+        # One thread hop per chunk, where execute and fetchall would take two.
+        rows = await connection.execute_fetchall(
+            f"SELECT event_id FROM {table} WHERE event_id IN ({placeholders})", tuple(chunk)
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
+async def unseen_events(
+    connection: aiosqlite.Connection, table: str, events: Sequence[Delivered]
+) -> tuple[list[Delivered], int]:
+    """Split a batch into the events to apply and the number of duplicates.
+
+    An event is a duplicate when ``table`` already holds its id or an
+    earlier event of the batch has the same id. The events to apply keep
+    their stream order.
+    """
+    seen = await existing_event_ids(connection, table, (item.event.id for item in events))
+    unseen: list[Delivered] = []
+    for item in events:
+        if item.event.id in seen:
+            continue
+        seen.add(item.event.id)
+        unseen.append(item)
+    return unseen, len(events) - len(unseen)

@@ -35,17 +35,13 @@ from contracts.identifiers import mask_identifier
 from projections.base import ApplyCounts, Delivered
 from projections.cases.schema import CASE_COLUMNS
 from projections.pseudonym import Pseudonymizer
-from projections.sql import insert_rows
+from projections.sql import chunks, insert_rows, unseen_events
 from projections.times import business_time
 from projections.workdays import add_working_days, working_days_between
 
 PAUSE_EVENTS = frozenset({"case.suspended", "case.resumed"})
 MAX_PROMISED_DAYS = 3650
 """Largest promised time limit accepted, in working days; larger values are data errors."""
-
-# SQLite accepts at most 32766 parameters per statement since 3.32.
-_MAX_PARAMETERS = 900
-
 
 class CaseRecord(msgspec.Struct, kw_only=True):
     """One row of ``cases``; field names and order follow ``CASE_COLUMNS``."""
@@ -244,27 +240,11 @@ def _apply_submitted(
         record.promised_days = payload.promised_days
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _MAX_PARAMETERS):
-        yield values[start : start + _MAX_PARAMETERS]
-
-
-async def _existing_event_ids(connection: aiosqlite.Connection, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
-        placeholders = ",".join("?" * len(chunk))
-        rows = await connection.execute_fetchall(
-            f"SELECT event_id FROM case_events WHERE event_id IN ({placeholders})", tuple(chunk)
-        )
-        found.update(row["event_id"] for row in rows)
-    return found
-
-
 async def _load_records(
     connection: aiosqlite.Connection, codes: Sequence[str]
 ) -> dict[str, CaseRecord]:
     records: dict[str, CaseRecord] = {}
-    for chunk in _chunks(sorted(set(codes))):
+    for chunk in chunks(sorted(set(codes))):
         placeholders = ",".join("?" * len(chunk))
         rows = await connection.execute_fetchall(
             f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE code IN ({placeholders})",
@@ -280,7 +260,7 @@ async def _load_pauses(
     connection: aiosqlite.Connection, codes: Sequence[str]
 ) -> dict[str, list[tuple[str, str]]]:
     pauses: dict[str, list[tuple[str, str]]] = {code: [] for code in codes}
-    for chunk in _chunks(sorted(set(codes))):
+    for chunk in chunks(sorted(set(codes))):
         placeholders = ",".join("?" * len(chunk))
         rows = await connection.execute_fetchall(
             f"SELECT code, occurred_at, type FROM case_events WHERE code IN ({placeholders}) "
@@ -311,22 +291,17 @@ async def apply_events(
     if not events:
         return ApplyCounts()
 
-    seen = await _existing_event_ids(connection, [item.event.id for item in events])
+    fresh, duplicates = await unseen_events(connection, "case_events", events)
     records = await _load_records(connection, [item.event.key for item in events])
     pause_codes = [item.event.key for item in events if item.event.type in PAUSE_EVENTS]
     pauses = await _load_pauses(connection, pause_codes) if pause_codes else {}
 
-    counts = ApplyCounts()
+    counts = ApplyCounts(duplicates=duplicates)
     pseudonyms = BatchPseudonyms(pseudonymizer)
     touched: dict[str, CaseRecord] = {}
     event_rows: list[tuple[object, ...]] = []
-    for item in events:
+    for item in fresh:
         event = item.event
-        if event.id in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(event.id)
-
         occurred = business_time(event.occurred_at)
         record = records.get(event.key)
         if record is None:

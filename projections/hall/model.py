@@ -44,6 +44,7 @@ from contracts.hall import (
 from projections.base import ApplyCounts, Delivered
 from projections.hall.schema import BOOKING_COLUMNS, TICKET_COLUMNS
 from projections.pseudonym import Pseudonymizer
+from projections.sql import chunks, unseen_events
 from projections.times import business_time
 
 Entity = Literal["booking", "ticket"]
@@ -64,8 +65,6 @@ TICKET_STATES: dict[str, str] = {
     "hall.service_ended": "done",
 }
 
-# SQLite accepts at most 32766 parameters per statement since 3.32.
-_MAX_PARAMETERS = 900
 
 _WINDOW_PAYLOADS = (TicketCalled, TicketRecalled, TicketSkipped, ServiceStarted, ServiceEnded)
 """Payloads that name the window of the ticket."""
@@ -270,28 +269,12 @@ def _wait_s(record: TicketRecord) -> float | None:
     return max(waited.total_seconds(), 0.0)
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _MAX_PARAMETERS):
-        yield values[start : start + _MAX_PARAMETERS]
-
-
-async def _existing_event_ids(connection: aiosqlite.Connection, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
-        placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
-            f"SELECT event_id FROM hall_events WHERE event_id IN ({placeholders})", tuple(chunk)
-        ) as cursor:
-            found.update(row["event_id"] for row in await cursor.fetchall())
-    return found
-
-
 async def _load_events(
     connection: aiosqlite.Connection, keys: Iterable[EntityKey]
 ) -> dict[EntityKey, list[StoredEvent]]:
     requested = set(keys)
     events: dict[EntityKey, list[StoredEvent]] = defaultdict(list)
-    for chunk in _chunks(sorted({entity_id for _entity, _hall, entity_id in requested})):
+    for chunk in chunks(sorted({entity_id for _entity, _hall, entity_id in requested})):
         placeholders = ",".join("?" * len(chunk))
         async with connection.execute(
             "SELECT event_id, entity, hall, entity_id, type, occurred_at, region, "
@@ -322,7 +305,7 @@ async def _stored_booking_links(
     """Return the ``(hall, booking_id)`` pairs the stored rows of ``tickets`` name."""
     requested = set(tickets)
     links: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted({ticket_id for _hall, ticket_id in requested})):
+    for chunk in chunks(sorted({ticket_id for _hall, ticket_id in requested})):
         placeholders = ",".join("?" * len(chunk))
         async with connection.execute(
             "SELECT hall, ticket_id, booking_id FROM tickets "
@@ -381,17 +364,12 @@ async def apply_events(
     if not events:
         return ApplyCounts()
 
-    seen = await _existing_event_ids(connection, [item.event.id for item in events])
-    counts = ApplyCounts()
+    fresh, duplicates = await unseen_events(connection, "hall_events", events)
+    counts = ApplyCounts(duplicates=duplicates)
     touched: set[EntityKey] = set()
     event_rows: list[tuple[object, ...]] = []
-    for item in events:
+    for item in fresh:
         event = item.event
-        if event.id in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(event.id)
-
         key = entity_key(event)
         touched.add(key)
         event_rows.append((

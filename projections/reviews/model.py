@@ -39,10 +39,8 @@ from contracts.review import (
 from projections.base import ApplyCounts, Delivered
 from projections.pseudonym import Pseudonymizer
 from projections.reviews.schema import EVENT_COLUMNS, REVIEW_COLUMNS
+from projections.sql import chunks, unseen_events
 from projections.times import business_time
-
-# SQLite accepts at most 32766 parameters per statement since 3.32.
-_MAX_PARAMETERS = 900
 
 _payload_decoder = msgspec.json.Decoder(ReviewPayload)
 
@@ -194,22 +192,6 @@ def _fold_rating(record: ReviewRecord, event: StoredEvent, payload: ReviewRated)
     record.rated_day = event.occurred_at[:10]
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _MAX_PARAMETERS):
-        yield values[start : start + _MAX_PARAMETERS]
-
-
-async def _existing_event_ids(connection: aiosqlite.Connection, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
-        placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
-            f"SELECT event_id FROM review_events WHERE event_id IN ({placeholders})", tuple(chunk)
-        ) as cursor:
-            found.update(row["event_id"] for row in await cursor.fetchall())
-    return found
-
-
 def _event_from_row(row: aiosqlite.Row) -> StoredEvent:
     values = {column: row[column] for column in EVENT_COLUMNS[:-1]}
     return StoredEvent(**values, payload=_payload_decoder.decode(row["payload"]))
@@ -220,7 +202,7 @@ async def load_events(
 ) -> dict[str, list[StoredEvent]]:
     """Return the stored events of each review in ``review_ids`` (an empty list when none)."""
     events: dict[str, list[StoredEvent]] = {review_id: [] for review_id in review_ids}
-    for chunk in _chunks(sorted(set(review_ids))):
+    for chunk in chunks(sorted(set(review_ids))):
         placeholders = ",".join("?" * len(chunk))
         async with connection.execute(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM review_events "
@@ -256,14 +238,8 @@ async def apply_events(
     if not events:
         return counts
 
-    seen = await _existing_event_ids(connection, [item.event.id for item in events])
-    fresh: list[StoredEvent] = []
-    for item in events:
-        if item.event.id in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(item.event.id)
-        fresh.append(stored_event(item, pseudonymizer))
+    unseen, counts.duplicates = await unseen_events(connection, "review_events", events)
+    fresh = [stored_event(item, pseudonymizer) for item in unseen]
     counts.applied = len(fresh)
     if not fresh:
         return counts

@@ -33,12 +33,11 @@ from projections.sharing.records import (
     ResourceRecord,
 )
 from projections.sharing.schema import OBJECTION_COLUMNS, REQUEST_COLUMNS, RESOURCE_COLUMNS
+from projections.sql import chunks, unseen_events
 from projections.times import business_time
 
 Entity = Literal["resource", "request", "objection"]
 
-# SQLite accepts at most 32766 parameters per statement since 3.32.
-_MAX_PARAMETERS = 900
 
 _Record = TypeVar("_Record", ResourceRecord, RequestRecord, ObjectionRecord)
 
@@ -67,23 +66,6 @@ def stored_payload(event: Envelope, pseudonymizer: Pseudonymizer) -> str:
     return msgspec.json.encode(fields).decode()
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _MAX_PARAMETERS):
-        yield values[start : start + _MAX_PARAMETERS]
-
-
-async def _existing_event_ids(connection: aiosqlite.Connection, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
-        placeholders = ",".join("?" * len(chunk))
-        async with connection.execute(
-            f"SELECT event_id FROM sharing_events WHERE event_id IN ({placeholders})",
-            tuple(chunk),
-        ) as cursor:
-            found.update(row["event_id"] for row in await cursor.fetchall())
-    return found
-
-
 async def _load(
     connection: aiosqlite.Connection,
     record_type: type[_Record],
@@ -92,7 +74,7 @@ async def _load(
     keys: Iterable[str],
 ) -> dict[str, _Record]:
     records: dict[str, _Record] = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys))):
         placeholders = ",".join("?" * len(chunk))
         async with connection.execute(
             f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN ({placeholders})",
@@ -203,18 +185,13 @@ async def apply_events(
     if not events:
         return ApplyCounts()
 
-    seen = await _existing_event_ids(connection, [item.event.id for item in events])
+    fresh, duplicates = await unseen_events(connection, "sharing_events", events)
     batch = await _Batch.load(connection, [item.event for item in events])
 
-    counts = ApplyCounts()
+    counts = ApplyCounts(duplicates=duplicates)
     event_rows: list[tuple[object, ...]] = []
-    for item in events:
+    for item in fresh:
         event = item.event
-        if event.id in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(event.id)
-
         entity = batch.fold(event, pseudonymizer)
         event_rows.append((
             event.id,
