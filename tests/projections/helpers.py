@@ -1,8 +1,12 @@
-"""Building, publishing and reading back case events for the projection tests."""
+"""Building, publishing and reading back events for the projection tests, and running them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +19,10 @@ import aiosqlite
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from bus.connect import open_bus
 from bus.publisher import Publisher
 from bus.settings import Settings
-from bus.streams import CASES
+from bus.streams import CASES, ensure_streams
 from contracts.case import CASE_PAYLOADS, CasePayload
 from contracts.envelope import Envelope, Source, encode_event, make_envelope
 from contracts.identifiers import id_card_check_char
@@ -82,8 +87,13 @@ def case_event(
 
 
 def subject_of(event: Envelope) -> str:
-    """Return the subject an event is published on."""
-    return entity_subject("case", event.region, event.key)
+    """Return the subject a case, review or sharing event is published on.
+
+    The family token is the event type's prefix (``case``, ``review``,
+    ``share``); hall events carry the hall code and use ``publish_hall``.
+    """
+    family = event.type.partition(".")[0]
+    return entity_subject(family, event.region, event.key)
 
 
 async def publish(
@@ -185,3 +195,62 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = DEADLINE_S) -> bo
             return False
         time.sleep(0.02)
     return True
+
+
+KILLED_EXIT = 137
+"""Exit status of a ``zwbus`` process that a fault point ended with SIGKILL."""
+
+
+def stored_sequence(settings: Settings, projection: str = "cases") -> int:
+    """Read a projection's checkpoint from outside its process; 0 before the first commit."""
+    path = store_path(settings.data_dir, projection)
+    if not path.is_file():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=5) as connection:
+            row = connection.execute("SELECT seq FROM checkpoint").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return 0 if row is None else int(row[0])
+
+
+async def publish_while_following(
+    settings: Settings,
+    projection: str,
+    rng: random.Random,
+    chunks: list[list[Envelope]],
+    resent: list[Envelope],
+    stderr_path: Path,
+) -> int:
+    """Publish while a follow-mode projection runs, kill it with SIGKILL; return its exit code.
+
+    The kill comes at a random moment within 0.4 s of the first commit;
+    ``resent`` goes out after it under new message ids, as re-sends do.
+    """
+    async with open_bus(settings) as (client, js):
+        await ensure_streams(js)
+        await publish(client, chunks[0])
+        with stderr_path.open("w") as stderr:
+            process = await asyncio.create_subprocess_exec(
+                *zwbus_command(settings, "projections", "run", projection),
+                env=command_env(),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        try:
+            await asyncio.to_thread(wait_for, lambda: stored_sequence(settings, projection) > 0)
+            kill_at = time.monotonic() + rng.uniform(0.0, 0.4)
+            killed = False
+            for chunk in chunks[1:]:
+                await publish(client, chunk)
+                if not killed and time.monotonic() >= kill_at:
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed = True
+            if not killed:
+                os.kill(process.pid, signal.SIGKILL)
+            await publish(client, resent, msg_ids=[f"{event.id}-resent" for event in resent])
+            return await asyncio.wait_for(process.wait(), DEADLINE_S)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await asyncio.wait_for(process.wait(), DEADLINE_S)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
 import aiosqlite
-from nats.aio.client import Client
 
-from bus.publisher import Publisher
 from bus.settings import Settings
-from contracts.envelope import Envelope, Source, encode_event, make_envelope
+from contracts.envelope import Envelope, Source, make_envelope
 from contracts.identifiers import id_card_check_char
 from contracts.ids import new_event_id
 from contracts.share import SHARE_PAYLOADS, DataItem, SharePayload
-from contracts.subjects import entity_subject
 from projections.checkpoint_store import store_path
 from tests.projections.helpers import at
 
@@ -98,31 +94,6 @@ def share_event(
         key=key,
         correlation_id=correlation,
     )
-
-
-def subject_of(event: Envelope) -> str:
-    """Return the subject a sharing event is published on."""
-    return entity_subject("share", event.region, event.key)
-
-
-async def publish(
-    client: Client, events: Iterable[Envelope], *, msg_ids: Sequence[str] | None = None
-) -> list[int]:
-    """Publish events with ``Nats-Msg-Id`` set to the event id (or ``msg_ids``); return seqs."""
-    items = list(events)
-    async with Publisher(client) as publisher:
-        futures = []
-        for index, event in enumerate(items):
-            msg_id = msg_ids[index] if msg_ids is not None else event.id
-            futures.append(
-                await publisher.publish(
-                    subject_of(event), encode_event(event), {"Nats-Msg-Id": msg_id}
-                )
-            )
-        acks = [await future for future in futures]
-    for ack in acks:
-        assert ack.ok, ack.error
-    return [ack.seq for ack in acks]
 
 
 async def fetch_rows(settings: Settings, sql: str, *parameters: object) -> list[dict[str, Any]]:

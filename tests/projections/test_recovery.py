@@ -6,9 +6,7 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,21 +15,21 @@ from bus.connect import open_bus
 from bus.settings import Settings
 from bus.streams import CASES, ensure_streams
 from contracts.envelope import Envelope
-from projections.checkpoint_store import store_path
 from tests.projections.helpers import (
     DEADLINE_S,
+    KILLED_EXIT,
     at,
     case_event,
     command_env,
     consumer_lag,
     fetch_rows,
     publish,
+    publish_while_following,
     run_zwbus,
+    stored_sequence,
     wait_for,
     zwbus_command,
 )
-
-KILLED_EXIT = 137
 
 
 def flows(cases: int, prefix: str) -> list[Envelope]:
@@ -54,19 +52,6 @@ async def _publish(settings: Settings, events: list[Envelope]) -> None:
     async with open_bus(settings) as (client, js):
         await ensure_streams(js)
         await publish(client, events)
-
-
-def stored_sequence(settings: Settings) -> int:
-    """Read the checkpoint from outside the projection process; 0 before the first commit."""
-    path = store_path(settings.data_dir, "cases")
-    if not path.is_file():
-        return 0
-    try:
-        with sqlite3.connect(path, timeout=5) as connection:
-            row = connection.execute("SELECT seq FROM checkpoint").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return 0 if row is None else int(row[0])
 
 
 async def assert_exact(settings: Settings, distinct: list[Envelope], last_seq: int) -> None:
@@ -145,43 +130,6 @@ def test_crash_after_commit_leaves_batch_unacknowledged(settings: Settings) -> N
     assert asyncio.run(ack_floor()) < stored_sequence(settings)
 
 
-async def _publish_while_following(
-    settings: Settings,
-    rng: random.Random,
-    chunks: list[list[Envelope]],
-    resent: list[Envelope],
-    stderr_path: Path,
-) -> int:
-    """Publish while a follow-mode projection runs, kill it with SIGKILL; return its exit code."""
-    async with open_bus(settings) as (client, js):
-        await ensure_streams(js)
-        await publish(client, chunks[0])
-        with stderr_path.open("w") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                *zwbus_command(settings, "projections", "run", "cases"),
-                env=command_env(),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
-            await asyncio.to_thread(wait_for, lambda: stored_sequence(settings) > 0)
-            kill_at = time.monotonic() + rng.uniform(0.0, 0.4)
-            killed = False
-            for chunk in chunks[1:]:
-                await publish(client, chunk)
-                if not killed and time.monotonic() >= kill_at:
-                    os.kill(process.pid, signal.SIGKILL)
-                    killed = True
-            if not killed:
-                os.kill(process.pid, signal.SIGKILL)
-            await publish(client, resent, msg_ids=[f"{event.id}-resent" for event in resent])
-            return await asyncio.wait_for(process.wait(), DEADLINE_S)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await asyncio.wait_for(process.wait(), DEADLINE_S)
-
-
 def test_kill_9_then_restart_exact_counts(settings: Settings, tmp_path: Path) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
@@ -190,7 +138,9 @@ def test_kill_9_then_restart_exact_counts(settings: Settings, tmp_path: Path) ->
     resent = rng.sample(events, 80)
 
     exit_code = asyncio.run(
-        _publish_while_following(settings, rng, chunks, resent, tmp_path / "follow.log")
+        publish_while_following(
+            settings, "cases", rng, chunks, resent, tmp_path / "follow.log"
+        )
     )
     stored_at_kill = stored_sequence(settings)
     restarted = run_zwbus(settings, "projections", "run", "cases", "--until-caught-up")

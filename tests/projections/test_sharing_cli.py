@@ -15,8 +15,8 @@ from bus.settings import Settings
 from bus.streams import ensure_streams
 from contracts.identifiers import mask_identifier
 from projections.checkpoint_store import StoreNotFoundError
-from tests.projections.helpers import at
-from tests.projections.sharing_helpers import PERSON_ID, publish, request_flow, share_event
+from tests.projections.helpers import at, publish
+from tests.projections.sharing_helpers import PERSON_ID, request_flow, share_event
 
 
 def zwbus(settings: Settings, *arguments: str) -> Result:

@@ -16,12 +16,11 @@ from contracts.identifiers import mask_identifier
 from contracts.share import DataItem
 from projections.sharing import queries
 from projections.sharing.api import open_sharing_store, run_sharing_projection, sharing_backlog
-from tests.projections.helpers import at
+from tests.projections.helpers import at, publish
 from tests.projections.sharing_helpers import (
     PERSON_ID,
     PROVIDER,
     fetch_rows,
-    publish,
     request_flow,
     share_event,
 )

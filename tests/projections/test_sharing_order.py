@@ -18,8 +18,8 @@ from projections.base import Delivered
 from projections.checkpoint_store import ProjectionStore, store_path
 from projections.pseudonym import Pseudonymizer
 from projections.sharing import SharingProjection
-from tests.projections.helpers import at
-from tests.projections.sharing_helpers import request_flow, share_event, subject_of
+from tests.projections.helpers import at, subject_of
+from tests.projections.sharing_helpers import request_flow, share_event
 
 PROJECTION = SharingProjection(Pseudonymizer(b"test-key-of-thirty-two-bytes-000"))
 ENTITY_TABLES = ("sharing_resources", "sharing_requests", "sharing_objections")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -23,20 +21,20 @@ from projections.rebuild import ProjectionRebuild, previous_path
 from projections.sharing import SHARING_STREAM, SharingProjection
 from projections.sharing.api import run_sharing_projection
 from tests.projections.helpers import (
-    DEADLINE_S,
+    KILLED_EXIT,
     at,
     command_env,
+    publish,
     publish_raw,
+    publish_while_following,
     run_zwbus,
-    wait_for,
-    zwbus_command,
+    stored_sequence,
 )
-from tests.projections.sharing_helpers import fetch_rows, publish, request_flow, share_event
+from tests.projections.sharing_helpers import fetch_rows, request_flow, share_event
 
 Bus = tuple[Client, JetStreamContext]
 Tables = dict[str, list[tuple[object, ...]]]
 
-KILLED_EXIT = 137
 RESOURCES = 10
 OBJECTIONS = 30
 # Columns that hold the wall-clock time of the write, not data of the stream.
@@ -61,19 +59,6 @@ def sharing_traffic(requests: int, prefix: str) -> list[Envelope]:
             objections.append(share_event("objection_resolved", key, at("2026-10-13")))
     interleaved = [flow[step] for step in range(4) for flow in flows]
     return [*resources, *interleaved, *objections]
-
-
-def stored_sequence(settings: Settings) -> int:
-    """Read the checkpoint from outside the projection process; 0 before the first commit."""
-    path = store_path(settings.data_dir, "sharing")
-    if not path.is_file():
-        return 0
-    try:
-        with sqlite3.connect(path, timeout=5) as connection:
-            row = connection.execute("SELECT seq FROM checkpoint").fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    return 0 if row is None else int(row[0])
 
 
 async def assert_exact(settings: Settings, distinct: list[Envelope], last_seq: int) -> None:
@@ -131,7 +116,7 @@ def test_fault_then_restart_gives_exact_counts(settings: Settings, point: str) -
         "--until-caught-up",
         env=command_env(ZWBUS_FAULT=f"{point}:2"),
     )
-    stored_after_crash = stored_sequence(settings)
+    stored_after_crash = stored_sequence(settings, "sharing")
     rows_after_crash = asyncio.run(
         fetch_rows(settings, "SELECT COUNT(*) AS n FROM sharing_events")
     )
@@ -148,43 +133,6 @@ def test_fault_then_restart_gives_exact_counts(settings: Settings, point: str) -
     asyncio.run(assert_exact(settings, events, len(events)))
 
 
-async def _publish_while_following(
-    settings: Settings,
-    rng: random.Random,
-    chunks: list[list[Envelope]],
-    resent: list[Envelope],
-    stderr_path: Path,
-) -> int:
-    """Publish while a follow-mode projection runs, kill it with SIGKILL; return its exit code."""
-    async with open_bus(settings) as (client, js):
-        await ensure_streams(js)
-        await publish(client, chunks[0])
-        with stderr_path.open("w") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                *zwbus_command(settings, "projections", "run", "sharing"),
-                env=command_env(),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
-            await asyncio.to_thread(wait_for, lambda: stored_sequence(settings) > 0)
-            kill_at = time.monotonic() + rng.uniform(0.0, 0.4)
-            killed = False
-            for chunk in chunks[1:]:
-                await publish(client, chunk)
-                if not killed and time.monotonic() >= kill_at:
-                    os.kill(process.pid, signal.SIGKILL)
-                    killed = True
-            if not killed:
-                os.kill(process.pid, signal.SIGKILL)
-            await publish(client, resent, msg_ids=[f"{event.id}-resent" for event in resent])
-            return await asyncio.wait_for(process.wait(), DEADLINE_S)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await asyncio.wait_for(process.wait(), DEADLINE_S)
-
-
 def test_kill_9_while_following_then_exact(settings: Settings, tmp_path: Path) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
@@ -193,9 +141,11 @@ def test_kill_9_while_following_then_exact(settings: Settings, tmp_path: Path) -
     resent = rng.sample(events, 80)
 
     exit_code = asyncio.run(
-        _publish_while_following(settings, rng, chunks, resent, tmp_path / "follow.log")
+        publish_while_following(
+            settings, "sharing", rng, chunks, resent, tmp_path / "follow.log"
+        )
     )
-    stored_at_kill = stored_sequence(settings)
+    stored_at_kill = stored_sequence(settings, "sharing")
     restarted = run_zwbus(settings, "projections", "run", "sharing", "--until-caught-up")
 
     assert exit_code == -signal.SIGKILL, f"seed {seed}"
