@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import click
 import msgspec
 from rich.console import Console
+from rich.table import Table
 
 from bus.i18n import _
 from bus.runner import run
@@ -22,6 +25,8 @@ from projections.sharing.display import (
 )
 from projections.sharing.records import REQUEST_STATES, RESOURCE_STATES
 from projections.workdays import CHINA_TZ
+
+Row = TypeVar("Row")
 
 console = Console(soft_wrap=False)
 
@@ -49,6 +54,29 @@ _AS_OF_HELP = _(
 
 def _echo_json(value: object) -> None:
     click.echo(msgspec.json.encode(value).decode())
+
+
+def _print_listing(
+    rows: list[Row],
+    table: Callable[[list[Row]], Table],
+    *,
+    as_json: bool,
+    empty: str,
+    shown: str,
+    limit: int,
+) -> None:
+    """Print rows as JSON, or as a table with a count line, or ``empty`` when there are none.
+
+    ``shown`` is a translated message with ``{count}`` and ``{limit}``.
+    """
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        console.print(empty)
+        return
+    console.print(table(rows))
+    console.print(shown.format(count=len(rows), limit=limit))
 
 
 def _as_of(value: datetime | None) -> datetime:
@@ -115,16 +143,13 @@ def catalogue(
         async with open_sharing_store(settings) as connection:
             return await queries.list_catalogue(connection, filters)
 
-    entries = run(load())
-    if as_json:
-        _echo_json(entries)
-        return
-    if not entries:
-        console.print(_("No catalogue resource matches."))
-        return
-    console.print(catalogue_table(entries))
-    console.print(
-        _("{count} resource(s) shown (limit {limit}).").format(count=len(entries), limit=limit)
+    _print_listing(
+        run(load()),
+        catalogue_table,
+        as_json=as_json,
+        empty=_("No catalogue resource matches."),
+        shown=_("{count} resource(s) shown (limit {limit})."),
+        limit=limit,
     )
 
 
@@ -201,16 +226,13 @@ def objections(
                 connection, now, open_only=open_only, limit=limit
             )
 
-    views = run(load())
-    if as_json:
-        _echo_json(views)
-        return
-    if not views:
-        console.print(_("No objection matches."))
-        return
-    console.print(objection_table(views))
-    console.print(
-        _("{count} objection(s) shown (limit {limit}).").format(count=len(views), limit=limit)
+    _print_listing(
+        run(load()),
+        objection_table,
+        as_json=as_json,
+        empty=_("No objection matches."),
+        shown=_("{count} objection(s) shown (limit {limit})."),
+        limit=limit,
     )
 
 
