@@ -79,7 +79,9 @@ _EXPORT_ONLY = ("file_format", "family", "region", "key", "types", "strict", "un
 @click.option("--stream", default=None,
               help=_("Stream to read (default: the stream of --family, ZW_CASES without one)."))
 @click.option("--format", "file_format", type=click.Choice(FORMATS), default="jsonl",
-              show_default=True, help=_("Output format."))
+              show_default=True,
+              help=_("Output format. Parquet is written by a second process, so that the "
+                     "export uses two processor cores."))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help=_("Output file. Without it, or with -, JSON Lines and CSV go to standard "
                      "output. A file is replaced only when the replay succeeds."))

@@ -34,7 +34,7 @@ from contracts.envelope import encode_event
 from replay.filters import ReplayedEvent, Selection, SelectionCounts, decode_batch
 from replay.flat import COLUMNS, ROW_GROUP_ROWS
 from replay.masking import mask_personal
-from replay.parquet_process import ParquetProcess, supports_process
+from replay.parquet_process import ParquetProcess, envelope_batch, supports_process
 from replay.reader import FETCH_BATCH, ReadProgress, ReplayWindow, StreamReader
 
 log = structlog.get_logger(__name__)
@@ -189,11 +189,7 @@ class ParquetExporter:
         self._rows = RowGroupWriter(output, row_group_rows=row_group_rows)
 
     def write(self, events: Sequence[ReplayedEvent]) -> None:
-        self._rows.write(
-            [item.seq for item in events],
-            [item.subject for item in events],
-            [item.raw if item.raw is not None else encode_event(item.event) for item in events],
-        )
+        self._rows.write(*envelope_batch(events))
 
     def close(self) -> None:
         self._rows.close()

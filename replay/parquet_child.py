@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from replay.parquet_rows import RowGroupWriter
 
 FRAME_HEAD = 8
+NICENESS = 10
+"""Added to the process's nice value, so that the replay's reading and the server come first."""
 _batch_decoder = msgspec.msgpack.Decoder(tuple[list[int], list[str], list[bytes]])
 
 
@@ -61,6 +63,7 @@ def write_frames(source: BinaryIO, writer: RowGroupWriter) -> int:
 
 def main(arguments: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(NICENESS)
     fd, row_group_rows = int(arguments[0]), int(arguments[1])
     try:
         # Imported here, so that the parent can import ``encode_frame`` without pyarrow.

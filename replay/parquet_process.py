@@ -34,9 +34,23 @@ log = structlog.get_logger(__name__)
 
 PIPE_BYTES = 1 << 20
 """Pipe size asked for: Linux's default upper bound for unprivileged processes."""
-QUEUED_BATCHES = 8
+QUEUED_BATCHES = 16
 """Batches waiting for the writer process at most; then ``write`` waits."""
 _STOP = b""
+
+
+def envelope_batch(
+    events: Sequence[ReplayedEvent],
+) -> tuple[list[int], list[str], list[bytes]]:
+    """Return the sequences, subjects and envelope bytes of a batch, as the row writer takes them.
+
+    An event without its stored bytes (upcast or masked) is encoded again.
+    """
+    return (
+        [item.seq for item in events],
+        [item.subject for item in events],
+        [item.raw if item.raw is not None else encode_event(item.event) for item in events],
+    )
 
 
 class ParquetWriteError(BusError):
@@ -72,12 +86,7 @@ class ParquetProcess:
             return
         if self._send_error is not None:
             self._fail()
-        seqs = [item.seq for item in events]
-        subjects = [item.subject for item in events]
-        envelopes = [
-            item.raw if item.raw is not None else encode_event(item.event) for item in events
-        ]
-        self._queue.put(encode_frame(seqs, subjects, envelopes))
+        self._queue.put(encode_frame(*envelope_batch(events)))
 
     def close(self) -> None:
         """Wait until the writer process has written the whole file."""
