@@ -69,8 +69,11 @@ def _helper_rss(server_pid: int | None) -> int:
     """Return the resident memory of this process's child processes other than the server.
 
     A Parquet replay writes through a child process, whose memory belongs
-    to the pass as much as this process's does.
+    to the pass as much as this process's does. A child that has not yet
+    replaced its program still shares this process's pages, which its
+    ``VmRSS`` counts again, so it is left out until it has.
     """
+    own_command = _command_line("self")
     total = 0
     for task in Path("/proc/self/task").glob("*/children"):
         try:
@@ -78,9 +81,17 @@ def _helper_rss(server_pid: int | None) -> int:
         except OSError:
             continue
         for pid in pids:
-            if int(pid) != server_pid:
-                total += _status_field(pid, "VmRSS") or 0
+            if int(pid) == server_pid or _command_line(pid) == own_command:
+                continue
+            total += _status_field(pid, "VmRSS") or 0
     return total
+
+
+def _command_line(pid: int | str) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
 
 
 def _reset_high_water_mark() -> bool:
