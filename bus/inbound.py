@@ -31,6 +31,8 @@ Handler = Callable[[Msg], None]
 _ProcessMsg = Callable[[int, bytes, bytes, bytes, bytes], Awaitable[None]]
 
 _ATTRIBUTE = "_zwbus_direct_inbox"
+_PROCESS_MSG_PARAMETERS = ("sid", "subject", "reply", "data", "headers")
+"""Parameters of ``Client._process_msg`` in nats-py 2.16, which the reader passes by position."""
 _HEADER_LINE = b"NATS/1.0\r\n"
 _CRLF = b"\r\n"
 
@@ -65,7 +67,8 @@ class DirectInbox:
     def attach(cls, client: Client) -> DirectInbox | None:
         """Return the client's direct inbox, installing it on first use.
 
-        Returns None when this nats-py lacks the private members it needs.
+        Returns None when this nats-py lacks the private members it needs or
+        ``_process_msg`` takes other parameters than in nats-py 2.16.
         """
         installed: DirectInbox | None = client.__dict__.get(_ATTRIBUTE)
         if installed is not None:
@@ -73,7 +76,9 @@ class DirectInbox:
         original = getattr(client, "_process_msg", None)
         process_headers = getattr(client, "_process_headers", None)
         if not (
-            inspect.iscoroutinefunction(original) and inspect.iscoroutinefunction(process_headers)
+            inspect.iscoroutinefunction(original)
+            and inspect.iscoroutinefunction(process_headers)
+            and list(inspect.signature(original).parameters) == list(_PROCESS_MSG_PARAMETERS)
         ):
             return None
         inbox = cls(client, original)

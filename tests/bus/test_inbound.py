@@ -133,3 +133,16 @@ async def test_puller_works_without_direct_inbox(
         fetched = await puller.fetch(5.0)
 
     assert fetched == [1, 2, 3, 4, 5]
+
+
+def test_other_process_msg_signature_not_rerouted() -> None:
+    """A nats-py whose reader passes other arguments keeps its own message path."""
+
+    class ChangedClient(Client):
+        async def _process_msg(  # type: ignore[override]
+            self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes, extra: int
+        ) -> None:
+            return None
+
+    assert DirectInbox.attach(ChangedClient()) is None
+    assert DirectInbox.attach(Client()) is not None
