@@ -17,10 +17,11 @@ and so its event id, only on the bus, where the case's unified code is known.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from adapters.case_records import CaseCandidate, convert_case_record
 from adapters.catalogue import ItemCatalogue
@@ -32,11 +33,14 @@ from adapters.ingest.family_resolve import RECORD_VERSION, park_id_for, resolve_
 from adapters.ingest.family_rules import bus_dependencies
 from adapters.items import check_catalogue_entry, read_catalogue
 from adapters.profile import Profile
+from adapters.record_checks import Rejection
 from contracts.case import PREDECESSORS
 from contracts.ids import ingested_event_id
 from contracts.quarantine import Reason
 
 CATALOGUE_RULE = "item_unknown"
+
+Candidate = TypeVar("Candidate", CaseCandidate, FamilyCandidate)
 
 
 class _UncheckedCatalogue(ItemCatalogue):
@@ -147,34 +151,29 @@ def _checked_cases(
     catalogue: ItemCatalogue | None,
 ) -> Iterator[CheckedRecord]:
     now = datetime.now(UTC)
-    first_by_event: dict[str, int] = {}
-    for record in records:
-        result = convert_case_record(
-            profile,
-            record,
-            location=sample.name,
-            catalogue=catalogue if catalogue is not None else _UncheckedCatalogue(),
-            now=now,
-        )
-        if not isinstance(result, CaseCandidate):
-            yield CheckedRecord(record.position, record.line, None, result.reasons)
-            continue
 
-        event_id = ingested_event_id(profile.source.system, result.record_key, result.version)
-        earlier = first_by_event.get(event_id)
-        if earlier is None:
-            first_by_event[event_id] = record.position
-        event = CheckedEvent(
-            event_type=result.event_type,
-            event_id=event_id,
-            record_key=result.record_key,
-            version=result.version,
-            region=result.region,
-            occurred_at=result.occurred_at,
-            needs_on_bus=tuple(sorted(PREDECESSORS[result.event_type])),
-            duplicate_of=earlier,
+    def convert(record: SourceRecord) -> CaseCandidate | Rejection:
+        return convert_case_record(
+            profile, record, location=sample.name, catalogue=_listed(catalogue), now=now
         )
-        yield CheckedRecord(record.position, record.line, event)
+
+    def describe(candidate: CaseCandidate) -> tuple[str, CheckedEvent]:
+        event_id = ingested_event_id(
+            profile.source.system, candidate.record_key, candidate.version
+        )
+        event = CheckedEvent(
+            event_type=candidate.event_type,
+            event_id=event_id,
+            record_key=candidate.record_key,
+            version=candidate.version,
+            region=candidate.region,
+            occurred_at=candidate.occurred_at,
+            needs_on_bus=tuple(sorted(PREDECESSORS[candidate.event_type])),
+            duplicate_of=None,
+        )
+        return event_id, event
+
+    return _checked(records, convert, describe)
 
 
 def _checked_family(
@@ -184,34 +183,56 @@ def _checked_family(
     catalogue: ItemCatalogue | None,
 ) -> Iterator[CheckedRecord]:
     now = datetime.now(UTC)
-    first_by_event: dict[str, int] = {}
-    for record in records:
-        result = convert_family_record(
-            profile,
-            record,
-            location=sample.name,
-            catalogue=catalogue if catalogue is not None else _UncheckedCatalogue(),
-            now=now,
+
+    def convert(record: SourceRecord) -> FamilyCandidate | Rejection:
+        return convert_family_record(
+            profile, record, location=sample.name, catalogue=_listed(catalogue), now=now
         )
-        if not isinstance(result, FamilyCandidate):
+
+    def describe(candidate: FamilyCandidate) -> tuple[str, CheckedEvent]:
+        item = resolve_offline(candidate)
+        # The pipeline tells re-sends apart by the same id: the event id when
+        # the record's entity is known, else the id of the record itself.
+        identity = item.event_id or park_id_for(candidate)
+        event = CheckedEvent(
+            event_type=candidate.event_type,
+            event_id=item.event_id,
+            record_key=candidate.record_key,
+            version=RECORD_VERSION,
+            region=candidate.region,
+            occurred_at=candidate.occurred_at,
+            needs_on_bus=bus_dependencies(item),
+            duplicate_of=None,
+        )
+        return identity, event
+
+    return _checked(records, convert, describe)
+
+
+def _listed(catalogue: ItemCatalogue | None) -> ItemCatalogue:
+    return catalogue if catalogue is not None else _UncheckedCatalogue()
+
+
+def _checked(
+    records: Iterator[SourceRecord],
+    convert: Callable[[SourceRecord], Candidate | Rejection],
+    describe: Callable[[Candidate], tuple[str, CheckedEvent]],
+) -> Iterator[CheckedRecord]:
+    """Convert each record to its event or its reasons.
+
+    ``describe`` returns the identity that re-sends share and the event.
+    An event whose identity an earlier record of the sample had gets that
+    record's position as ``duplicate_of``.
+    """
+    first_by_identity: dict[str, int] = {}
+    for record in records:
+        result = convert(record)
+        if isinstance(result, Rejection):
             yield CheckedRecord(record.position, record.line, None, result.reasons)
             continue
 
-        item = resolve_offline(result)
-        # The pipeline tells re-sends apart by the same id: the event id when
-        # the record's entity is known, else the id of the record itself.
-        identity = item.event_id or park_id_for(result)
-        earlier = first_by_event.get(identity)
-        if earlier is None:
-            first_by_event[identity] = record.position
-        event = CheckedEvent(
-            event_type=result.event_type,
-            event_id=item.event_id,
-            record_key=result.record_key,
-            version=RECORD_VERSION,
-            region=result.region,
-            occurred_at=result.occurred_at,
-            needs_on_bus=bus_dependencies(item),
-            duplicate_of=earlier,
-        )
+        identity, event = describe(result)
+        earlier = first_by_identity.setdefault(identity, record.position)
+        if earlier != record.position:
+            event = replace(event, duplicate_of=earlier)
         yield CheckedRecord(record.position, record.line, event)
