@@ -8,7 +8,7 @@ more than a batch consumer does with the message. ``DirectInbox`` routes
 the messages of the subscriptions registered with it straight from the
 client's reader to a synchronous handler, in the order they arrive. Data
 messages keep their headers, split by a shorter parser, unless the
-handler was registered without them; status replies (``NATS/1.0 408 …``)
+handler was registered without them. Status replies (``NATS/1.0 408 …``)
 always keep theirs, parsed by nats-py.
 
 It replaces ``_process_msg`` on the one client instance and calls

@@ -31,7 +31,7 @@ WAL_CHECKPOINT_PAGES = 16_384
 
 At SQLite's default of 1,000 pages, the 40 commits of a case projection
 catching up on 20,000 events took 0.27 s, most of it in those copies and
-their fsyncs; at this size they took 0.08 s.
+their fsyncs. At this size they took 0.08 s.
 """
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another writer's transaction (a retry, a second runner)."""

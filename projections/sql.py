@@ -100,7 +100,7 @@ async def unseen_events(
 ) -> tuple[list[Delivered], int]:
     """Split a batch into the events to apply and the number of duplicates.
 
-    An event is a duplicate when ``table`` already holds its id or an
+    An event is a duplicate when ``table`` already contains its id or an
     earlier event of the batch has the same id. The events to apply keep
     their stream order.
     """

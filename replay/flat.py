@@ -1,11 +1,11 @@
 """The flat row of a replayed event: the columns of the CSV and Parquet exports.
 
 A flat export writes the envelope's members as columns and the payload as
-JSON text. ``decode_flat`` reads an envelope as such a row needs it: the
-times stay ISO 8601 text and the payload stays the bytes it was stored
-as, so the payload is never decoded into Python objects and encoded again.
-The module imports msgspec and one small module of ours, so that the Parquet writer process starts
-quickly.
+JSON text. ``flat_text_row`` reads an envelope as such a row needs it:
+the times stay ISO 8601 text and the payload stays the bytes it was
+stored as, so the payload is never decoded into Python objects and
+encoded again. The module imports msgspec and one small module of ours,
+so that the Parquet writer process starts quickly.
 """
 
 from __future__ import annotations

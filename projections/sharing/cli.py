@@ -62,12 +62,12 @@ def _print_listing(
     *,
     as_json: bool,
     empty: str,
-    shown: str,
+    count_line: str,
     limit: int,
 ) -> None:
     """Print rows as JSON, or as a table with a count line, or ``empty`` when there are none.
 
-    ``shown`` is a translated message with ``{count}`` and ``{limit}``.
+    ``count_line`` is a translated message with ``{count}`` and ``{limit}``.
     """
     if as_json:
         _echo_json(rows)
@@ -76,7 +76,7 @@ def _print_listing(
         console.print(empty)
         return
     console.print(table(rows))
-    console.print(shown.format(count=len(rows), limit=limit))
+    console.print(count_line.format(count=len(rows), limit=limit))
 
 
 def _as_of(value: datetime | None) -> datetime:
@@ -148,7 +148,7 @@ def catalogue(
         catalogue_table,
         as_json=as_json,
         empty=_("No catalogue resource matches."),
-        shown=_("{count} resource(s) shown (limit {limit})."),
+        count_line=_("{count} resource(s) shown (limit {limit})."),
         limit=limit,
     )
 
@@ -231,7 +231,7 @@ def objections(
         objection_table,
         as_json=as_json,
         empty=_("No objection matches."),
-        shown=_("{count} objection(s) shown (limit {limit})."),
+        count_line=_("{count} objection(s) shown (limit {limit})."),
         limit=limit,
     )
 

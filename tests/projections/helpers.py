@@ -224,8 +224,8 @@ async def publish_while_following(
 ) -> int:
     """Publish while a follow-mode projection runs, kill it with SIGKILL; return its exit code.
 
-    The kill comes at a random moment within 0.4 s of the first commit;
-    ``resent`` goes out after it under new message ids, as re-sends do.
+    The kill comes at a random moment within 0.4 s of the first commit.
+    After it, ``resent`` goes out again under new message ids, as re-sends do.
     """
     async with open_bus(settings) as (client, js):
         await ensure_streams(js)
