@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from adapters.catalogue import ItemCatalogue
@@ -41,6 +41,7 @@ from adapters.record_checks import (
     check_time_not_future,
     malformed,
 )
+from adapters.record_keys import record_key
 from contracts import case as case_events
 from contracts.identifiers import (
     Problem,
@@ -161,13 +162,9 @@ def record_key_of(
     to, so a record quarantined for an unmapped code is resolved when the
     profile learns the code and the record is read again.
     """
-    # NOTE: the key includes the business time, so a re-send that corrects
-    # an unparseable or missing time gets another key and leaves the old
-    # quarantine entry open.
     if not local_no:
         return f"{location}#{record.position}"
-    moment = when.astimezone(UTC).isoformat() if when else "-"
-    return f"{local_no}|{status or '-'}|{moment}"
+    return record_key(local_no, status, when)
 
 
 def convert_case_record(

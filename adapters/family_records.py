@@ -14,7 +14,7 @@ stored, read back by a later run and built into its event there.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -55,6 +55,7 @@ from adapters.record_checks import (
     check_time_not_future,
     malformed,
 )
+from adapters.record_keys import record_key
 from contracts.casecode import is_unified_code
 from contracts.details import detail_text
 
@@ -228,8 +229,7 @@ def _record_key(
         entity = f"{entity}/{reader.value('channel') or '-'}/{digest}"
     if profile.family == "hall":
         entity = f"{reader.value('hall') or '-'}/{entity}"
-    moment = occurred_at.astimezone(UTC).isoformat() if occurred_at else "-"
-    return f"{entity}|{event_code or '-'}|{moment}"
+    return record_key(entity, event_code, occurred_at)
 
 
 def _payload_values(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from nats.js import JetStreamContext
 
 from adapters.quarantine_view import fold_quarantine
+from adapters.record_keys import without_time
 from bus.publisher import PubAck, Publisher
 from contracts.ids import EVENT_NAMESPACE
 from contracts.quarantine import (
@@ -94,15 +95,26 @@ class QuarantineBook:
     async def resolve(
         self, record_key: str, *, family: str, event_id: str
     ) -> list[asyncio.Future[PubAck]]:
-        """Mark every open entry of ``record_key`` resolved by a corrected re-send."""
-        entry_ids = self._open.pop(record_key, None)
-        if not entry_ids:
-            return []
+        """Mark the open entries of ``record_key`` resolved by a corrected re-send.
+
+        Entries of the same record whose time could not be read are resolved
+        too, since the re-send may be the one that corrects the time.
+        """
+        keys = [record_key]
+        timeless = without_time(record_key)
+        if timeless is not None:
+            keys.append(timeless)
+        entries = [
+            (key, entry_id, region)
+            for key in keys
+            for entry_id, region in sorted(self._open.pop(key, {}).items())
+        ]
+
         futures = []
-        for entry_id, region in sorted(entry_ids.items()):
+        for key, entry_id, region in entries:
             message = QuarantineResolved(
                 entry_id=entry_id,
-                record_key=record_key,
+                record_key=key,
                 source_id=self._source_id,
                 resolution="corrected",
                 event_id=event_id,

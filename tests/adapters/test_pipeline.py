@@ -899,11 +899,6 @@ async def test_unchanged_resend_keeps_entry_open(
     assert await _count(js, QUARANTINE) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the record key of a quarantined record includes its business time, so a "
-    "re-send that corrects a missing or invalid time never resolves the entry",
-)
 async def test_corrected_time_resolves_entry(
     catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
 ) -> None:
@@ -917,6 +912,22 @@ async def test_corrected_time_resolves_entry(
 
     assert tally.published == 1
     assert [state.is_open for state in states.values()] == [False]
+
+
+async def test_other_time_leaves_entry_open(
+    catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
+) -> None:
+    """An entry whose time was read stays open for a record at another time."""
+    _client, js = bus
+    bad = [case_row("Q5", "submitted", "2024-03-01 09:00:00", id_no=INVALID_ID)]
+    await ingest_files(catalogued, profile, [write_csv(tmp_path / "q1.csv", bad)])
+    other = [case_row("Q5", "submitted", "2024-03-02 09:00:00")]
+
+    tally = await ingest_files(catalogued, profile, [write_csv(tmp_path / "q2.csv", other)])
+    states = await fold_quarantine(js, source_id=SOURCE_ID)
+
+    assert (tally.published, tally.resolved) == (1, 0)
+    assert [state.is_open for state in states.values()] == [True]
 
 
 # Unified case codes -----------------------------------------------------------
