@@ -4,7 +4,9 @@ nats-py's ``js.publish`` waits for each acknowledgement, which caps a client
 near 4k events/s on a 2-core machine. This publisher sends each message with
 a reply subject under one wildcard inbox subscription and matches the
 acknowledgements as they arrive, keeping at most ``window`` publishes
-outstanding. Every acknowledgement is checked. A publish that is not
+outstanding. The acknowledgements go from nats-py's reader straight to the
+publisher through ``bus.inbound.DirectInbox`` where the client allows it.
+Every acknowledgement is checked. A publish that is not
 acknowledged within ``timeout_s`` is sent again with the same headers, so the
 stream's ``Nats-Msg-Id`` deduplication turns a retry of a publish that did
 arrive into a duplicate rather than a second event.
@@ -24,9 +26,12 @@ import msgspec
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.nuid import NUID
 
 from bus.errors import PublishError
+from bus.inbound import DirectInbox
+from bus.window import Window
 from bus.wire import HeaderEncoder, RawSender, check_subject, encode_publish
 
 log = structlog.get_logger(__name__)
@@ -123,7 +128,8 @@ class Publisher:
         retries: int = 3,
     ) -> None:
         self._client = client
-        self._window = asyncio.Semaphore(window)
+        self._window = Window(window)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout_s = timeout_s
         self._retries = retries
         self._prefix = f"_INBOX.zwpub.{NUID().next().decode()}."
@@ -133,13 +139,19 @@ class Publisher:
         self._headers = HeaderEncoder()
         self._raw = RawSender(client) if RawSender.supported(client) else None
         self._sent_since_yield = 0
-        self._subscription: object | None = None
+        self._subscription: Subscription | None = None
+        self._direct: DirectInbox | None = None
         self._retry_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
         self._subscription = await self._client.subscribe(
             f"{self._prefix}*", cb=self._on_ack, pending_msgs_limit=1_000_000
         )
+        # Nothing is published yet, so no acknowledgement can arrive before this.
+        self._direct = DirectInbox.attach(self._client)
+        if self._direct is not None:
+            self._direct.register(self._subscription._id, self._take_ack, headers=False)
         self._retry_task = asyncio.create_task(self._retry_loop(), name="publisher-retry")
         return self
 
@@ -160,8 +172,10 @@ class Publisher:
                 pending.future.cancel()
         self._pending.clear()
         subscription = self._subscription
+        if subscription is not None and self._direct is not None:
+            self._direct.unregister(subscription._id)
         if subscription is not None and self._client.is_connected:
-            await subscription.unsubscribe()  # type: ignore[attr-defined]
+            await subscription.unsubscribe()
 
     @property
     def in_flight(self) -> int:
@@ -187,7 +201,8 @@ class Publisher:
             self._window.release()
             raise
 
-        future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
+        loop = self._loop or asyncio.get_running_loop()
+        future: asyncio.Future[PubAck] = loop.create_future()
         pending = _Pending(
             subject,
             payload,
@@ -251,6 +266,9 @@ class Publisher:
             await asyncio.wait(futures)
 
     async def _on_ack(self, message: Msg) -> None:
+        self._take_ack(message)
+
+    def _take_ack(self, message: Msg) -> None:
         pending = self._forget(message.subject[len(self._prefix) :])
         if pending is None or pending.future.done():
             return

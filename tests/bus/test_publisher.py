@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from structlog.testing import capture_logs
 
 from bus.errors import PublishError
+from bus.inbound import DirectInbox
 from bus.publisher import WRONG_LAST_SEQUENCE, Publisher
 from bus.server import ServerInfo
 from bus.streams import OPS, SOURCES
@@ -155,3 +156,30 @@ async def test_unanswered_publish_fails_after_retries(bus: Bus, nats_server: Ser
     assert caught.value.facts["attempts"] == 2
     assert "zw.ops.gone" in str(caught.value)
     assert "timed out" in str(caught.value)
+
+
+async def test_acks_taken_from_direct_inbox(bus: Bus) -> None:
+    """Acknowledgements reach the publisher from the client's reader, without a queue."""
+    client, _js = bus
+
+    async with Publisher(client) as publisher:
+        inbox = DirectInbox.attach(client)
+        assert inbox is not None
+        sid = publisher._subscription._id  # type: ignore[union-attr]
+        registered = sid in inbox._handlers
+        ack = await (await publisher.publish("zw.ops.direct", b"x"))
+
+    assert registered
+    assert ack.ok
+    assert sid not in inbox._handlers
+
+
+async def test_acks_without_direct_inbox(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the reader cannot be rerouted, acknowledgements reach the subscription callback."""
+    client, _js = bus
+    monkeypatch.setattr(DirectInbox, "attach", classmethod(lambda cls, client: None))
+
+    async with Publisher(client) as publisher:
+        acks = [await (await publisher.publish(f"zw.ops.plain.{n}", b"x")) for n in range(3)]
+
+    assert [ack.seq for ack in acks] == [1, 2, 3]
