@@ -165,5 +165,9 @@ def test_ingest_benchmark_counts_records_and_events(tmp_path: Path) -> None:
     [measured] = result["runs"]
     assert measured["records"] > measured["events"] > 0
     assert measured["ingest_records_per_s"] > 0
-    assert measured["baseline_events_per_s"] > 0
+    assert measured["publisher_events_per_s"] > 0
+    assert measured["publish_async_events_per_s"] > 0
+    assert measured["ratio"] == pytest.approx(
+        measured["ingest_records_per_s"] / measured["publisher_events_per_s"], rel=0.01
+    )
     assert result["median"]["ratio"] == pytest.approx(measured["ratio"])
