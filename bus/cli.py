@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     if language is not None:
         arguments = ["--lang", chosen, *arguments]
     configure_logging()
-    root = build_root()
+    try:
+        root = build_root()
+    except KeyboardInterrupt:
+        click.echo(_("Aborted."), err=True)
+        sys.exit(130)
     try:
         result = root.main(args=arguments, prog_name="zwbus", standalone_mode=False)
     except click.exceptions.Abort:
