@@ -9,7 +9,8 @@ the messages of the subscriptions registered with it straight from the
 client's reader to a synchronous handler, in the order they arrive. Data
 messages keep their headers, split by a shorter parser, unless the
 handler was registered without them. Status replies (``NATS/1.0 408 …``)
-always keep theirs, parsed by nats-py.
+always keep theirs, parsed by nats-py. An error a handler raises is logged
+and its message dropped, as nats-py does for a subscription callback.
 
 It replaces ``_process_msg`` on the one client instance and calls
 ``_process_headers``, two private members as nats-py 2.16 defines them,
@@ -24,8 +25,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[Msg], None]
 _ProcessMsg = Callable[[int, bytes, bytes, bytes, bytes], Awaitable[None]]
@@ -119,13 +123,24 @@ class DirectInbox:
         else:
             # A status line such as ``NATS/1.0 404 No Messages``.
             parsed = await self._process_headers(headers)
-        handler(
-            Msg(
-                _client=self._client,
-                subject=subject.decode(),
-                reply=reply.decode(),
-                data=data,
-                headers=parsed,
-                _sid=sid,
-            )
+        message = Msg(
+            _client=self._client,
+            subject=subject.decode(),
+            reply=reply.decode(),
+            data=data,
+            headers=parsed,
+            _sid=sid,
         )
+        try:
+            handler(message)
+        except Exception as exc:
+            # An error raised here would end nats-py's read loop, and the
+            # client would stop reading. nats-py reports and skips an error of
+            # a subscription callback, so this does the same.
+            log.error(
+                "direct_inbox_handler_failed",
+                sid=sid,
+                subject=message.subject,
+                error=str(exc),
+                error_type=type(exc).__name__,
+            )

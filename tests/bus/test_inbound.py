@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from structlog.testing import capture_logs
 
 from bus.inbound import DirectInbox, parse_headers
 from bus.publisher import Publisher
@@ -133,6 +134,36 @@ async def test_puller_works_without_direct_inbox(
         fetched = await puller.fetch(5.0)
 
     assert fetched == [1, 2, 3, 4, 5]
+
+
+async def test_failing_handler_keeps_client_reading(bus: Bus) -> None:
+    """A handler that raises loses its message, not the connection."""
+    client, _js = bus
+    inbox = DirectInbox.attach(client)
+    assert inbox is not None
+    received: list[bytes] = []
+    done = asyncio.Event()
+
+    def take(message: Msg) -> None:
+        if message.data == b"bad":
+            raise ValueError("cannot take this one")
+        received.append(message.data)
+        if message.data == b"last":
+            done.set()
+
+    subscription = await client.subscribe("zw.test.failing")
+    inbox.register(subscription._id, take)
+    with capture_logs() as logs:
+        for data in (b"first", b"bad", b"last"):
+            await client.publish("zw.test.failing", data)
+        await asyncio.wait_for(done.wait(), 5.0)
+    inbox.unregister(subscription._id)
+    await subscription.unsubscribe()
+
+    assert received == [b"first", b"last"]
+    assert [entry["event"] for entry in logs] == ["direct_inbox_handler_failed"]
+    assert logs[0]["error"] == "cannot take this one"
+    assert client.is_connected
 
 
 def test_other_process_msg_signature_not_rerouted() -> None:
