@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import signal
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from tests.adapters.family_helpers import (
     write_text,
 )
 from tests.adapters.helpers import INVALID_ID, case_row, write_item_catalogue, write_profile
+from tests.pausing import pause_server, resume_server
 
 TOKEN = "token-of-the-ga-system"
 SECRET = "secret-of-the-hall-system"
@@ -324,7 +323,7 @@ async def test_stalled_bus_rejects_new_work(
             [case_row(f"T{n}-{i}", "submitted", "2024-03-01 09:00:00") for i in range(10)]
             for n in range(2)
         ]
-        os.kill(nats_server.pid, signal.SIGSTOP)
+        pause_server(nats_server.pid)
         try:
             sending = [asyncio.create_task(gateway.send(batch)) for batch in taken]
             for _attempt in range(100):
@@ -336,7 +335,7 @@ async def test_stalled_bus_rejects_new_work(
                 case_row("T9", "submitted", "2024-03-01 09:00:00")
             )
         finally:
-            os.kill(nats_server.pid, signal.SIGCONT)
+            resume_server(nats_server.pid)
         answers = await asyncio.gather(*sending)
 
     assert (refused, answer["error"]) == (503, "overloaded")

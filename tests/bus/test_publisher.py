@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
 import pytest
 from nats.aio.client import Client
@@ -16,6 +14,7 @@ from bus.inbound import DirectInbox
 from bus.publisher import WRONG_LAST_SEQUENCE, Publisher
 from bus.server import ServerInfo
 from bus.streams import OPS, SOURCES
+from tests.pausing import pause_server, resume_server
 
 Bus = tuple[Client, JetStreamContext]
 
@@ -125,12 +124,12 @@ async def test_unanswered_publish_resent_with_same_msg_id(
 
     async with Publisher(client, timeout_s=0.1, retries=50) as publisher:
         with capture_logs() as logs:
-            os.kill(nats_server.pid, signal.SIGSTOP)
+            pause_server(nats_server.pid)
             try:
                 future = await publisher.publish("zw.ops.paused", b"x", headers)
                 await asyncio.sleep(0.5)
             finally:
-                os.kill(nats_server.pid, signal.SIGCONT)
+                resume_server(nats_server.pid)
             ack = await asyncio.wait_for(future, timeout=10)
 
     retries = [entry for entry in logs if entry["event"] == "publish_retry"]
@@ -145,13 +144,13 @@ async def test_unanswered_publish_fails_after_retries(bus: Bus, nats_server: Ser
     client, _js = bus
 
     async with Publisher(client, timeout_s=0.05, retries=2) as publisher:
-        os.kill(nats_server.pid, signal.SIGSTOP)
+        pause_server(nats_server.pid)
         try:
             future = await publisher.publish("zw.ops.gone", b"x", {"Nats-Msg-Id": "gone-1"})
             with pytest.raises(PublishError) as caught:
                 await asyncio.wait_for(future, timeout=5)
         finally:
-            os.kill(nats_server.pid, signal.SIGCONT)
+            resume_server(nats_server.pid)
 
     assert caught.value.facts["attempts"] == 2
     assert "zw.ops.gone" in str(caught.value)
