@@ -190,13 +190,17 @@ def convert_case_record(
     event_type = f"case.{event_name}" if event_name else None
     occurred_at = values.get("status_time")
     region = values.get("region")
-    record_key = record_key_of(local_no, status, occurred_at, record, location)
 
     _check_common(profile, values, local_no, status, event_type, occurred_at, now, errors)
     if event_type == "case.submitted":
         _check_submitted(profile, values, catalogue, errors)
     if event_type == "case.concluded":
         _check_concluded(profile, values, errors)
+
+    # A time that broke a rule is left out of the key, so that the re-send
+    # with the corrected time resolves the quarantine entry.
+    key_time = None if errors.failed_on(profile.fields["status_time"]) else occurred_at
+    record_key = record_key_of(local_no, status, key_time, record, location)
 
     if errors.reasons or event_type is None or occurred_at is None or not local_no or not region:
         return Rejection(record, record_key, event_type, region, tuple(errors.reasons))

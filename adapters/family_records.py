@@ -110,7 +110,6 @@ def convert_family_record(
     occurred_at = reader.value("event_time")
     region = reader.value("region")
     department = reader.value("department_code")
-    record_key = _record_key(profile, reader, event_code, occurred_at, record, location)
 
     for name in REQUIRED_MAPPINGS:
         if reader.value(name) is None and not errors.failed_on(profile.fields[name]):
@@ -120,6 +119,10 @@ def convert_family_record(
     check_time_not_future(errors, profile.fields["event_time"], occurred_at, now)
     check_region(errors, profile.fields["region"], region)
     check_department(errors, profile.fields.get("department_code", ""), department)
+
+    # A time that broke a rule is left out of the key, as for case records.
+    key_time = None if errors.failed_on(profile.fields["event_time"]) else occurred_at
+    record_key = _record_key(profile, reader, event_code, key_time, record, location)
 
     values: dict[str, Any] = {}
     if event_type is not None:

@@ -1,8 +1,9 @@
 """Record keys: the identity of a source record, used to match a corrected re-send.
 
 A key names the entity, the department's own event code and the business
-time. A record whose time could not be read gets ``-`` in the time's place,
-so a re-send that corrects only the time can still find its entry.
+time. A record whose time could not be read, or broke a rule such as lying
+in the future, gets ``-`` in the time's place, so a re-send that corrects
+only the time can still find its entry.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def pause_server(pid: int) -> None:
     """Send SIGSTOP and wait until no thread of ``pid`` runs.
 
     The kernel stops a process's threads shortly after the signal, not
-    during ``kill``, so a message sent at once could still be answered.
+    during ``kill``, so a message sent at once could still be acknowledged.
 
     Raises:
         TimeoutError: a thread was still running after ``STOP_WAIT_S``.

@@ -899,11 +899,13 @@ async def test_unchanged_resend_keeps_entry_open(
     assert await _count(js, QUARANTINE) == 1
 
 
+@pytest.mark.parametrize("bad_time", ["2024-13-45 09:00:00", "2099-03-01 09:00:00"])
 async def test_corrected_time_resolves_entry(
-    catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus
+    catalogued: Settings, profile: Profile, tmp_path: Path, bus: Bus, bad_time: str
 ) -> None:
+    """An unparseable time and one in the future are both corrected by a re-send."""
     _client, js = bus
-    bad = [case_row("Q4", "submitted", "2024-13-45 09:00:00")]
+    bad = [case_row("Q4", "submitted", bad_time)]
     await ingest_files(catalogued, profile, [write_csv(tmp_path / "q1.csv", bad)])
     good = [case_row("Q4", "submitted", "2024-03-01 09:00:00")]
 

@@ -280,6 +280,22 @@ async def test_unmapped_level_and_channel_quarantined(
     ]
 
 
+async def test_corrected_future_time_resolves_entry(
+    catalogued: Settings, reviews: FamilyProfile, cases: Profile, tmp_path: Path, bus: Bus
+) -> None:
+    _client, js = bus
+    await _ingest_case(catalogued, cases, tmp_path / "c.csv", "C9")
+    future = [review_row("C9", "rated", "2099-03-02 10:00:00")]
+    corrected = [review_row("C9", "rated", "2024-03-02 10:00:00")]
+    await ingest_files(catalogued, reviews, [write_rows(tmp_path / "r1.csv", future)])
+
+    tally = await ingest_files(catalogued, reviews, [write_rows(tmp_path / "r2.csv", corrected)])
+    states = await fold_quarantine(js, source_id=REVIEW_SOURCE)
+
+    assert (tally.published, tally.resolved) == (1, 1)
+    assert [state.is_open for state in states.values()] == [False]
+
+
 async def test_level_outside_range_without_table(
     catalogued: Settings, cases: Profile, tmp_path: Path
 ) -> None:
