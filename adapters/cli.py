@@ -36,7 +36,7 @@ from bus.errors import ConfigError
 from bus.i18n import N_, _, current_language
 from bus.publisher import Publisher
 from bus.runner import run
-from bus.screen import FittedTable, ScreenConsole
+from bus.screen import FittedTable, ScreenConsole, screen_time
 from bus.settings import Settings
 from bus.streams import ensure_streams
 
@@ -249,15 +249,18 @@ def parked_list(settings: Settings, source_id: str | None, entity: str | None, l
             _local_number(item) or "-",
             item.event_type,
             ", ".join(waiting),
-            item.parked_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            screen_time(item.parked_at),
             f"{item.source_id}: {item.position.location}#{item.position.record}",
         )
     console.print(table)
     console.print(
         _(
-            "{shown} of {total} parked events shown. An event is published as soon "
-            "as its predecessor arrives; after the wait set by --park-wait-days "
-            "(7 days by default) it goes to quarantine as missing_predecessor."
+            "{shown} of {total} parked events shown. A case event is published as "
+            "soon as its predecessor arrives; a review, hall or sharing record that "
+            "waits for a case, booking or resource from another source is published "
+            "when its own source runs again. After the wait set by --park-wait-days "
+            "(7 days by default) a parked event goes to quarantine as "
+            "missing_predecessor."
         ).format(shown=min(len(events), limit or len(events)), total=len(events))
     )
 

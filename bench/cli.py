@@ -297,28 +297,33 @@ def bench_ingest(runs: int, cases: int, out: Path | None) -> None:
     results = run(run_ingest_benchmark(runs=runs, cases=cases))
     table = Table(
         _("Run"),
-        _("Records"),
-        _("Ingest records/s"),
-        _("Events"),
-        _("Publisher events/s"),
-        _("publish_async events/s"),
+        _("Ingest\nrecords/s"),
+        _("Publisher\nevents/s"),
+        _("publish_async\nevents/s"),
         _("Ratio"),
-        _("Ratio to publish_async"),
+        _("Ratio to\npublish_async"),
     )
     rows = [(str(index), item) for index, item in enumerate(results["runs"], start=1)]
     for label, item in [*rows, (_("Median"), results["median"])]:
         table.add_row(
             label,
-            str(item.get("records", "")),
-            str(item["ingest_records_per_s"]),
-            str(item.get("events", "")),
-            str(item["publisher_events_per_s"]),
-            str(item["publish_async_events_per_s"]),
+            f"{item['ingest_records_per_s']:,}",
+            f"{item['publisher_events_per_s']:,}",
+            f"{item['publish_async_events_per_s']:,}",
             f"{item['ratio']:.2f}",
             f"{item['publish_async_ratio']:.2f}",
             style="bold" if item is results["median"] else None,
         )
     console.print(table)
+    first = results["runs"][0]
+    console.print(
+        _("Each run reads {records:,} records and stores {events:,} events.").format(
+            records=first["records"], events=first["events"]
+        )
+    )
+    console.print(
+        _("Both baselines publish those events: our publisher and nats-py's publish_async.")
+    )
     console.print(
         _("Ratio: ingest records/s over our publisher's events/s; the target is {target}.").format(
             target=results["target"]

@@ -17,6 +17,7 @@ from rich.text import Text
 from bus.connect import open_bus
 from bus.i18n import N_, _
 from bus.runner import Interrupted, run
+from bus.screen import screen_time
 from bus.settings import Settings
 from projections.lag import (
     DEFAULT_SAMPLE_S,
@@ -31,7 +32,6 @@ from projections.lag import (
     gather,
 )
 from projections.lag_snapshot import Snapshot
-from projections.workdays import CHINA_TZ
 
 console = Console(soft_wrap=False)
 error_console = Console(stderr=True, soft_wrap=False)
@@ -153,7 +153,7 @@ def format_time(moment: datetime | None) -> str:
     """Format a moment in China Standard Time, ``YYYY-MM-DD HH:MM:SS``."""
     if moment is None:
         return "-"
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return screen_time(moment)
 
 
 def _ago(seconds: float | None) -> str:

@@ -72,14 +72,14 @@ def print_report(report: CheckReport, *, english: bool) -> None:
         )
     if report.family == "case":
         total = _(
-            "Total: {records} records: {events} would become events, {duplicates} would be "
-            "duplicates of earlier records of the sample, {rejected} would be rejected. "
+            "Records in the sample: {records}. Would become events: {events}; duplicates "
+            "of earlier records of the sample: {duplicates}; would be rejected: {rejected}. "
             "Sequence rules (predecessor events, closed cases) are checked on the bus."
         )
     else:
         total = _(
-            "Total: {records} records: {events} would become events, {duplicates} would be "
-            "duplicates of earlier records of the sample, {rejected} would be rejected. "
+            "Records in the sample: {records}. Would become events: {events}; duplicates "
+            "of earlier records of the sample: {duplicates}; would be rejected: {rejected}. "
             "Sequence rules (predecessor events, the cases, bookings, resources and requests "
             "that records name) are checked on the bus."
         )

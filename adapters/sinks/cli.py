@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 import msgspec
@@ -25,10 +24,10 @@ from adapters.sinks.status import SinkStatus, sink_status
 from bus.connect import open_bus
 from bus.i18n import _
 from bus.runner import Interrupted, run
+from bus.screen import screen_time
 from bus.settings import Settings
 from bus.streams import ensure_streams
 
-CHINA = ZoneInfo("Asia/Shanghai")
 LIVE_REFRESH_PER_S = 2.0
 ERROR_COLUMN_CHARACTERS = 80
 """Characters of a dead letter's error shown in the table; --json gives all of it."""
@@ -250,4 +249,4 @@ def sinks_dead_letters(settings: Settings, sink_id: str, limit: int, as_json: bo
 def _moment(value: datetime | None) -> str:
     if value is None:
         return _("never")
-    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return screen_time(value)

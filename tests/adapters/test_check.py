@@ -130,7 +130,7 @@ def test_clean_sample_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "#2 (line 3): case.accepted" in result.stdout
     assert "needs case.submitted first (checked on the bus)" in result.stdout
-    assert "Total: 2 records: 2 would become events, 0 would be duplicates" in result.stdout
+    assert "Records in the sample: 2. Would become events: 2;" in result.stdout
     assert "Not checked: item_unknown" in result.stdout
 
 
@@ -203,7 +203,7 @@ def test_documented_review_sample_outcomes() -> None:
     assert [reason["code"] for reason in records[3]["reasons"]] == ["code_unmapped"]
     assert "needs case HJ2024030001, review.rated first (checked on the bus)" in text.stdout
     assert "Code 9 in 评价渠道 does not map to a canonical value" in text.stdout
-    assert "Total: 3 records: 2 would become events, 0 would be duplicates" in text.stdout
+    assert "Records in the sample: 3. Would become events: 2;" in text.stdout
 
 
 def test_review_sample_outcomes(tmp_path: Path) -> None:
@@ -248,7 +248,7 @@ def test_review_sample_text_and_exit_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "#1 (line 2): review.rated, key C1/" in result.stdout
     assert "needs case C1 first (checked on the bus)" in result.stdout
-    assert "Total: 1 records: 1 would become events" in result.stdout
+    assert "Records in the sample: 1. Would become events: 1;" in result.stdout
     assert "the cases, bookings, resources and requests that records name" in result.stdout
     assert "Not checked" not in result.stdout
 

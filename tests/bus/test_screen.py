@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import pytest
 from rich.table import Column
 
-from bus.screen import PIPED_WIDTH, FittedTable, ScreenConsole
+from bus.screen import PIPED_WIDTH, FittedTable, ScreenConsole, screen_time
 from tests.tables import column_texts, header_cells, render
 
 ROW = (
@@ -115,3 +116,9 @@ def test_screen_console_explicit_width_wins(monkeypatch: pytest.MonkeyPatch) -> 
     console = ScreenConsole(file=io.StringIO(), width=70)
 
     assert console.width == 70
+
+
+def test_screen_time_in_china_standard_time() -> None:
+    moment = datetime(2026, 12, 5, 4, 18, 7, tzinfo=UTC)
+
+    assert screen_time(moment) == "2026-12-05 12:18:07"
