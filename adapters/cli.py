@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -326,10 +327,19 @@ def quarantine_list(
         documents = [entry_document(state, english=_english()) for state in shown]
         click.echo(json.dumps(documents, ensure_ascii=False, indent=2))
         return
+    if not chosen:
+        console.print(_("No entries match."))
+        return
     console.print(entries_table(shown))
     console.print(
         _("{shown} of {total} entries shown.").format(shown=len(shown), total=len(chosen))
     )
+    families = Counter(state.entry.family for state in chosen)
+    if len(families) > 1:
+        # The item catalogue's entries are counted apart from the ingest's,
+        # so a total that mixes them would not match an ingest summary.
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(families.items()))
+        console.print(_("By family (--family): {counts}.").format(counts=counts))
     if len(shown) < len(chosen):
         console.print(
             _("Narrow the list with --source, --family or --reason, or raise --limit.")

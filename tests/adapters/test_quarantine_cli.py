@@ -175,7 +175,8 @@ def test_list_resolved_empty(loaded: LoadedBus) -> None:
     result = _zwbus(loaded, "quarantine", "list", "--status", "resolved")
 
     assert result.returncode == 0, result.stderr
-    assert "0 of 0 entries shown." in result.stdout
+    assert "No entries match." in result.stdout
+    assert "entries shown" not in result.stdout
 
 
 def test_list_by_source(loaded: LoadedBus) -> None:
@@ -183,6 +184,26 @@ def test_list_by_source(loaded: LoadedBus) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "1 of 2 entries shown." in result.stdout
+
+
+def test_list_counts_families_apart(tmp_path: Path) -> None:
+    """Item catalogue entries and ingest entries are counted per family under the list."""
+    info = server.start(tmp_path / "nats", port=server.free_port())
+    try:
+        bare = LoadedBus(info.url, tmp_path / "data", {}, {}, 0, {})
+        catalogue = write_item_catalogue(tmp_path / "items.json", department_code="X")
+        _zwbus(bare, "items", "import", str(catalogue))
+        rows = [case_row("F1", "submitted", "2024-03-01 09:00:00", id_no=INVALID_ID)]
+        profile = write_profile(tmp_path / "profile.toml")
+        _zwbus(bare, "ingest", "--profile", str(profile), str(write_csv(tmp_path / "e.csv", rows)))
+
+        result = _zwbus(bare, "quarantine", "list")
+    finally:
+        server.stop(tmp_path / "nats")
+
+    assert result.returncode == 0, result.stderr
+    assert "2 of 2 entries shown." in result.stdout
+    assert "By family (--family): case 1, item 1." in result.stdout
 
 
 def test_list_chinese_by_default(loaded: LoadedBus) -> None:
@@ -216,7 +237,7 @@ def test_list_by_family(loaded: LoadedBus) -> None:
 
     assert cases.returncode == 0, cases.stderr
     assert "2 of 2 entries shown." in cases.stdout
-    assert "0 of 0 entries shown." in items.stdout
+    assert "No entries match." in items.stdout
 
 
 def test_list_limit_tells_how_to_narrow(loaded: LoadedBus) -> None:
