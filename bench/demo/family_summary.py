@@ -60,7 +60,7 @@ def sharing_table(backlog: SharingBacklog) -> Table:
     if backlog.oldest_objection_age_days is not None:
         sharing.add_row(
             _("Oldest open objection"),
-            _("{days:.0f} days ({working} working days)").format(
+            _("{days:.1f} days ({working} working days)").format(
                 days=backlog.oldest_objection_age_days,
                 working=backlog.oldest_objection_age_working_days,
             ),
