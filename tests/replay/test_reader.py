@@ -151,24 +151,27 @@ async def test_consumer_deleted_midway_resumes(bus: Bus) -> None:
 async def test_cancelled_replay_leaves_no_consumer(bus: Bus) -> None:
     client, js = bus
     await publish(client, many_submissions(1000))
-    first_batch = asyncio.Event()
     written: list[int] = []
+    tasks: list[asyncio.Task[object]] = []
 
-    class SignallingExporter:
+    class CancellingExporter:
+        """Cancels the replay on its first batch, as a Ctrl-C would mid-export."""
+
         def write(self, events: Sequence[ReplayedEvent]) -> None:
             written.extend(item.seq for item in events)
-            first_batch.set()
+            # The replay is cancelled at its next wait, whatever the machine's
+            # speed, so it cannot finish the stream first.
+            tasks[0].cancel()
 
         def close(self) -> None:
             pass
 
     task = asyncio.create_task(
-        export_events(js, select(), ReplayWindow(), SignallingExporter(), batch_size=100)
+        export_events(js, select(), ReplayWindow(), CancellingExporter(), batch_size=100)
     )
-    await asyncio.wait_for(first_batch.wait(), timeout=10)
-    task.cancel()
+    tasks.append(task)
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, timeout=10)
     after = await js.stream_info(CASES)
 
     assert 0 < len(written) < 1000
