@@ -18,12 +18,14 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nats
+from nats.aio.client import Client
 
 from adapters.family_profile import load_source_profile
 from adapters.file_source import ingest_files
@@ -39,6 +41,9 @@ from bus.streams import CASES, ensure_streams
 
 TARGET = 0.85
 """Ingest records/s over our publisher's events/s, as the median of the runs."""
+
+Events = list[tuple[str, bytes, str]]
+"""Subject, stored envelope and ``Nats-Msg-Id`` of each event the ingest stored."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,7 @@ class RunResult:
         return self.ingest_rate / self.publish_async_rate
 
 
-async def _ingest_once(
-    exports: Path, folder: Path
-) -> tuple[int, float, list[tuple[str, bytes, str]]]:
+async def _ingest_once(exports: Path, folder: Path) -> tuple[int, float, Events]:
     info = server.start(folder / "ingest", port=server.free_port())
     try:
         settings = Settings(nats_url=info.url, data_dir=folder / "ingest")
@@ -87,7 +90,7 @@ async def _ingest_once(
             records += tally.read
         elapsed = time.perf_counter() - started
 
-        events: list[tuple[str, bytes, str]] = []
+        events: Events = []
         async with open_bus(settings) as (_client, js):
             async for message in read_stream(js, CASES):
                 msg_id = (message.headers or {}).get("Nats-Msg-Id", "")
@@ -97,35 +100,32 @@ async def _ingest_once(
         server.stop(folder / "ingest")
 
 
-async def _publisher_once(events: list[tuple[str, bytes, str]], folder: Path) -> float:
-    info = server.start(folder / "publisher", port=server.free_port())
+async def _with_publisher(client: Client, events: Events) -> None:
+    await publish_all(client, events)
+
+
+async def _with_publish_async(client: Client, events: Events) -> None:
+    js = client.jetstream()
+    for subject, data, msg_id in events:
+        await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+    await js.publish_async_completed()
+
+
+async def _timed_publish(
+    publish: Callable[[Client, Events], Awaitable[None]], events: Events, folder: Path
+) -> float:
+    """Publish ``events`` with ``publish`` into a fresh server; returns the seconds taken."""
+    info = server.start(folder, port=server.free_port())
     try:
         client = await nats.connect(info.url)
         await ensure_streams(client.jetstream())
         started = time.perf_counter()
-        await publish_all(client, events)
+        await publish(client, events)
         elapsed = time.perf_counter() - started
         await client.close()
         return elapsed
     finally:
-        server.stop(folder / "publisher")
-
-
-async def _publish_async_once(events: list[tuple[str, bytes, str]], folder: Path) -> float:
-    info = server.start(folder / "publish_async", port=server.free_port())
-    try:
-        client = await nats.connect(info.url)
-        js = client.jetstream()
-        await ensure_streams(js)
-        started = time.perf_counter()
-        for subject, data, msg_id in events:
-            await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
-        await js.publish_async_completed()
-        elapsed = time.perf_counter() - started
-        await client.close()
-        return elapsed
-    finally:
-        server.stop(folder / "publish_async")
+        server.stop(folder)
 
 
 async def run_ingest_benchmark(
@@ -140,8 +140,10 @@ async def run_ingest_benchmark(
         for index in range(runs):
             folder = root / f"run{index}"
             records, ingest_seconds, events = await _ingest_once(exports, folder)
-            publisher_seconds = await _publisher_once(events, folder)
-            publish_async_seconds = await _publish_async_once(events, folder)
+            publisher_seconds = await _timed_publish(_with_publisher, events, folder / "publisher")
+            publish_async_seconds = await _timed_publish(
+                _with_publish_async, events, folder / "publish_async"
+            )
             results.append(
                 RunResult(
                     records, ingest_seconds, len(events), publisher_seconds, publish_async_seconds
