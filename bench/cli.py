@@ -222,7 +222,9 @@ def _print_summary(result: DemoResult, settings: Settings) -> None:
     ),
 )
 @click.pass_obj
-def demo(settings: Settings, as_json: bool, seed: int, cases: int, today: datetime | None) -> int:
+def demo(
+    settings: Settings, as_json: bool, seed: int, cases: int, today: datetime | None
+) -> int:
     show_progress = not as_json and sys.stderr.isatty()
     reference_day = None if today is None else today.date()
     with Progress(
@@ -430,9 +432,8 @@ def _print_run_table(document: dict[str, Any]) -> None:
     ),
 )
 @click.argument("scenario_names", metavar="[SCENARIO]...", nargs=-1)
-@click.option(
-    "--runs", type=click.IntRange(min=1), default=3, show_default=True, help=_("Number of runs.")
-)
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help=_("Number of runs."))
 @click.option(
     "--quick",
     is_flag=True,
