@@ -12,13 +12,15 @@ Output that goes into a pipe or a file has no terminal width to fit, so
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Column, Table
 from rich.text import Text
+
+from contracts.identifiers import CHINA_TIME
 
 PIPED_WIDTH = 160
 """Line width of output that is not a terminal, unless ``COLUMNS`` sets one."""
@@ -29,13 +31,14 @@ TEXT_FLOOR = 4
 IDENTIFIER_FLOOR = 2
 """Width an identifier column gets before the identifiers left of it are made whole."""
 _UNBOUNDED = 10_000
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-"""Zone of the times shown on screen, whatever the machine's own zone."""
 
 
 def screen_time(moment: datetime) -> str:
-    """Format an aware moment for the screen: ``YYYY-MM-DD HH:MM:SS`` in China Standard Time."""
-    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M:%S")
+    """Format an aware moment for the screen: ``YYYY-MM-DD HH:MM:SS`` in China Standard Time.
+
+    Times on screen are in China's zone, whatever the machine's own zone.
+    """
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class ScreenConsole(Console):

@@ -53,7 +53,7 @@ class ItemCode(msgspec.Struct, frozen=True):
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 
 # China has used UTC+8 without daylight saving time since 1991.
-_CHINA_TIME = timezone(timedelta(hours=8))
+CHINA_TIME = timezone(timedelta(hours=8))
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUES = {char: index for index, char in enumerate(_USCC_ALPHABET)}
@@ -341,7 +341,7 @@ def check_id_card(number: str, *, today: date | None = None) -> Problem | None:
         return Problem("region", detail_text("id_card_province"))
 
     if today is None:
-        today = datetime.now(_CHINA_TIME).date()
+        today = datetime.now(CHINA_TIME).date()
     return _birth_date_problem(number[6:14], today)
 
 

@@ -8,15 +8,17 @@ Friday as working days and logs a warning once per year.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import chinese_calendar
 import structlog
 
+from contracts.identifiers import CHINA_TIME
+
 log = structlog.get_logger(__name__)
 
-CHINA_TZ = timezone(timedelta(hours=8))
+CHINA_TZ = CHINA_TIME
 """China Standard Time; China has used UTC+8 without daylight saving time since 1991."""
 
 _ONE_DAY = timedelta(days=1)
