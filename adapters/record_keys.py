@@ -20,7 +20,7 @@ def record_key(entity: str, code: str | None, when: datetime | None) -> str:
 
 
 def without_time(key: str) -> str | None:
-    """Return the key the same record had without a readable time, or None.
+    """Return the key the same record had without a usable time, or None.
 
     None when the key has no time part (a row id or a file position) or
     is already the key of a record without a time.

@@ -97,8 +97,9 @@ class QuarantineBook:
     ) -> list[asyncio.Future[PubAck]]:
         """Mark the open entries of ``record_key`` resolved by a corrected re-send.
 
-        Entries of the same record whose time could not be read are resolved
-        too, since the re-send may be the one that corrects the time.
+        Entries of the same record keyed without a time, because its time
+        could not be read or broke a rule, are resolved too, since the
+        re-send may be the one that corrects the time.
         """
         keys = [record_key]
         timeless = without_time(record_key)

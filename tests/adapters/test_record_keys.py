@@ -21,7 +21,7 @@ def test_without_time_drops_only_the_time() -> None:
     assert without_time(key) == "H1/B7|checked_in|-"
 
 
-def test_without_time_of_keys_that_have_none() -> None:
+def test_without_time_needs_time_part() -> None:
     assert without_time("R1|1|-") is None
     assert without_time("row-17") is None
     assert without_time("cases.csv#4") is None
