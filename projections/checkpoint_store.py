@@ -23,15 +23,18 @@ import aiosqlite
 from bus.errors import BusError
 from bus.i18n import N_
 from projections import set_aside
+from projections.wal_copier import WalCopier
 
 CACHE_KIB = 65_536
 """Page cache per connection; the default 2 MiB makes random event-id inserts read from disk."""
 WAL_CHECKPOINT_PAGES = 16_384
 """WAL pages (64 MiB at 4 KiB) after which a commit copies the log into the database.
 
-At SQLite's default of 1,000 pages, the 40 commits of a case projection
-catching up on 20,000 events took 0.27 s, most of it in those copies and
-their fsyncs. At this size they took 0.08 s.
+A writing store copies the log after each commit from a thread of its own
+(``projections.wal_copier``), so this limit is the fallback for a copier
+that fell behind or stopped. At SQLite's default of 1,000 pages, the 40
+commits of a case projection catching up on 20,000 events took 0.27 s,
+most of it in those copies and their fsyncs. At this size they took 0.08 s.
 """
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another writer's transaction (a retry, a second runner)."""
@@ -70,9 +73,12 @@ def _prepare_path(path: Path, projection: str, *, create: bool) -> None:
 class ProjectionStore:
     """An open projection database; create it with ``ProjectionStore.open``."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, path: Path, copier: WalCopier | None = None
+    ) -> None:
         self.connection = connection
         self.path = path
+        self._copier = copier
 
     @classmethod
     @asynccontextmanager
@@ -89,6 +95,7 @@ class ProjectionStore:
         # isolation_level=None leaves transactions to the explicit BEGIN and
         # COMMIT of ``transaction()`` instead of sqlite3's implicit ones.
         connection = await aiosqlite.connect(path, isolation_level=None)
+        copier: WalCopier | None = None
         try:
             connection.row_factory = aiosqlite.Row
             await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -98,9 +105,32 @@ class ProjectionStore:
                 await connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 await connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
                 await connection.executescript(_CHECKPOINT_SCHEMA + set_aside.SCHEMA)
-            yield cls(connection, path)
+                copier = WalCopier(path)
+                copier.start()
+            store = cls(connection, path, copier)
+            yield store
         finally:
+            if copier is not None:
+                await copier.stop()
             await connection.close()
+
+    async def make_single_file(self) -> None:
+        """Copy the log into the database file and leave WAL mode, so that closing leaves no log.
+
+        The background copier is stopped first: SQLite leaves WAL mode only
+        on the one connection to the file.
+        """
+        if self._copier is not None:
+            await self._copier.stop()
+        await self.pragma("wal_checkpoint(TRUNCATE)")
+        await self.pragma("journal_mode = DELETE")
+
+    async def pragma(self, pragma: str) -> None:
+        """Run ``PRAGMA pragma`` and read its result to the end."""
+        # Reading the result finishes the statement; SQLite refuses to leave
+        # WAL mode while a statement of the connection is still open.
+        async with self.connection.execute(f"PRAGMA {pragma}") as cursor:
+            await cursor.fetchall()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -112,6 +142,8 @@ class ProjectionStore:
             await self.connection.execute("ROLLBACK")
             raise
         await self.connection.execute("COMMIT")
+        if self._copier is not None:
+            self._copier.nudge()
 
     async def stored_sequence(self, projection: str) -> int:
         """Return the last stream sequence applied by ``projection``, 0 when none."""

@@ -252,7 +252,7 @@ class ProjectionRebuild:
 
                 await self._acquire_store_lock(store_lock)
                 await self._read_round(js, applier)
-                await _make_single_file(store)
+                await store.make_single_file()
 
             self.result.stored_before = await self._leave_wal_mode()
             self.result.stored_after = self._counts.last_seq
@@ -322,7 +322,7 @@ class ProjectionRebuild:
             stored = await store.stored_sequence(name)
             while True:
                 try:
-                    await _pragma(store, "journal_mode = DELETE")
+                    await store.pragma("journal_mode = DELETE")
                     return stored
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) or time.monotonic() >= deadline:
@@ -361,19 +361,6 @@ class ProjectionRebuild:
             stored_before=self.result.stored_before,
             stored_after=self.result.stored_after,
         )
-
-
-async def _make_single_file(store: ProjectionStore) -> None:
-    """Copy the WAL into the database file and leave WAL mode, so that closing leaves no log."""
-    await _pragma(store, "wal_checkpoint(TRUNCATE)")
-    await _pragma(store, "journal_mode = DELETE")
-
-
-async def _pragma(store: ProjectionStore, pragma: str) -> None:
-    # Reading the result to the end finishes the statement; SQLite refuses
-    # to leave WAL mode while a statement of the connection is still open.
-    async with store.connection.execute(f"PRAGMA {pragma}") as cursor:
-        await cursor.fetchall()
 
 
 def _fsync(path: Path) -> None:

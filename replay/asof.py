@@ -160,7 +160,7 @@ async def build_as_of(
                     if progress is not None:
                         progress.advanced(reader.position, result.applied)
         # A single file is easier to hand over than a database with a WAL beside it.
-        await store.connection.execute("PRAGMA journal_mode = DELETE")
+        await store.make_single_file()
 
     result.seconds = time.monotonic() - started
     log.info(
