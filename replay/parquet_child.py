@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
 FRAME_HEAD = 8
 NICENESS = 10
-"""Added to the process's nice value, so that the replay's reading and the server come first."""
+"""Added to the process's nice value, so that the replay's reading and the server come first.
+
+The process lowers its priority only after importing pyarrow. Lowered
+from the start, its start-up waited behind the reading, and a 20,000-event
+export ran at 0.60 of the bare read instead of 0.70 (median of 5 runs).
+"""
 _batch_decoder = msgspec.msgpack.Decoder(tuple[list[int], list[str], list[bytes]])
 
 
@@ -63,11 +68,12 @@ def write_frames(source: BinaryIO, writer: RowGroupWriter) -> int:
 
 def main(arguments: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.nice(NICENESS)
     fd, row_group_rows = int(arguments[0]), int(arguments[1])
     try:
         # Imported here, so that the parent can import ``encode_frame`` without pyarrow.
         from replay.parquet_rows import RowGroupWriter
+
+        os.nice(NICENESS)
 
         with os.fdopen(fd, "wb") as output:
             writer = RowGroupWriter(output, row_group_rows=row_group_rows)
