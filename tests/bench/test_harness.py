@@ -15,8 +15,8 @@ from bench.harness import Meter, run_benchmark, spread, write_results
 from bench.scenarios import SCENARIOS
 from bus.cli import build_root
 
-TINY = 600
-"""Events per scenario: more than one fetch batch of 500, small enough to run in seconds."""
+TINY = 1_200
+"""Events per scenario: more than one fetch batch of 1,000, small enough to run in seconds."""
 
 
 @pytest.fixture(scope="module")

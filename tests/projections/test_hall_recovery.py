@@ -92,9 +92,9 @@ async def test_rebuild_equals_live_store(bus: Bus, settings: Settings) -> None:
 
 
 def visits() -> list[Envelope]:
-    """About 1,000 events, enough for two batches of the runner's 500."""
-    events = [event for number in range(100) for event in booked_visit(number)]
-    events += [event for number in range(150) for event in walk_in(number)]
+    """About 2,300 events, enough for three batches of the runner's 1,000."""
+    events = [event for number in range(240) for event in booked_visit(number)]
+    events += [event for number in range(350) for event in walk_in(number)]
     return events
 
 
@@ -129,4 +129,4 @@ def test_crash_then_restart_equals_clean_run(settings: Settings, point: str) -> 
     assert f"stored sequence {len(events)}." in restarted.stdout
     live = model_tables(store_path(settings.data_dir, "hall"), names=MODEL_TABLES)
     assert live == model_tables(clean, names=MODEL_TABLES)
-    assert len(live["tickets"]) == 250
+    assert len(live["tickets"]) == 590

@@ -82,7 +82,7 @@ async def assert_exact(settings: Settings, distinct: list[Envelope], last_seq: i
 
 @pytest.mark.parametrize("point", ["after_write", "after_commit"])
 def test_fault_then_restart_gives_exact_counts(settings: Settings, point: str) -> None:
-    events = flows(300, "F")
+    events = flows(600, "F")
     asyncio.run(_publish(settings, events))
 
     crashed = run_zwbus(
@@ -109,7 +109,7 @@ def test_fault_then_restart_gives_exact_counts(settings: Settings, point: str) -
 
 
 def test_crash_after_commit_leaves_batch_unacknowledged(settings: Settings) -> None:
-    events = flows(300, "U")
+    events = flows(600, "U")
     asyncio.run(_publish(settings, events))
 
     crashed = run_zwbus(

@@ -22,11 +22,11 @@ from tests.projections.review_events import (
 )
 
 KILLED_EXIT = 137
-REVIEWS = 300
+REVIEWS = 600
 
 
 def flows() -> list[Envelope]:
-    """Ratings of 300 reviews, a third of them bad with follow-ups, interleaved across reviews."""
+    """Ratings of 600 reviews, a third of them bad with follow-ups, interleaved across reviews."""
     per_review: list[list[Envelope]] = []
     for number in range(REVIEWS):
         review_id = f"K{number:04d}"
@@ -63,14 +63,14 @@ def test_fault_then_restart_gives_same_summary(settings: Settings, point: str) -
     restarted = run_zwbus(settings, "projections", "run", "reviews", "--until-caught-up")
     summary = asyncio.run(review_summary(settings, date(2026, 12, 31)))
 
-    assert len(events) > 500
+    assert len(events) > 1_000
     assert crashed.returncode == KILLED_EXIT, crashed.stderr
     assert "fault_injected" in crashed.stderr
     assert restarted.returncode == 0, restarted.stderr
     assert f"stored sequence {len(events)}." in restarted.stdout
     assert summary.ratings == REVIEWS
-    assert summary.bad_reviews == 100
+    assert summary.bad_reviews == 200
     assert summary.verified_share == 1.0
     assert summary.rectification_rate == 0.5
-    assert summary.rectifications_overdue == 50
-    assert summary.satisfaction_rate == pytest.approx(200 / 300)
+    assert summary.rectifications_overdue == 100
+    assert summary.satisfaction_rate == pytest.approx(400 / 600)

@@ -105,7 +105,7 @@ async def _publish(settings: Settings, events: list[Envelope]) -> None:
 
 @pytest.mark.parametrize("point", ["after_write", "after_commit"])
 def test_fault_then_restart_gives_exact_counts(settings: Settings, point: str) -> None:
-    events = sharing_traffic(300, "F")
+    events = sharing_traffic(600, "F")
     asyncio.run(_publish(settings, events))
 
     crashed = run_zwbus(
