@@ -413,7 +413,12 @@ def lag(
         report = _run_watch(settings, options, as_json=as_json)
         return 1 if report is not None and report.exceeded else 0
 
-    report = run(_report_once(settings, options))
+    try:
+        report = run(_report_once(settings, options))
+    except Interrupted:
+        # The view only reads, so there is no work to keep or lose.
+        click.echo(_("Interrupted."), err=True)
+        return 130
     if as_json:
         _echo_json(report)
         for line in exceeded_lines(report.exceeded):

@@ -471,6 +471,27 @@ async def test_watch_table_exits_zero_on_interrupt(bus: Bus, settings: Settings)
     assert code == 0
 
 
+async def test_snapshot_interrupted_says_nothing_kept(bus: Bus, settings: Settings) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *zwbus_command(settings, "-v", "lag", "--sample-seconds", "60"),
+        env=command_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+
+    try:
+        # The first sample is taken once connected; the second is a minute away.
+        connected = await asyncio.wait_for(process.stderr.readuntil(b"nats_connected"), DEADLINE_S)
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
+    rest = await process.stderr.read()
+
+    assert connected.endswith(b"nats_connected")
+    assert code == 130
+    assert b"Interrupted." in rest
+    assert b"acknowledged" not in rest
+
+
 # --- the library calls ------------------------------------------------------------
 
 
