@@ -9,22 +9,22 @@ per event, so the encoder writes it and a zero fraction is filled in.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
-from projections.workdays import CHINA_TZ
+from contracts.identifiers import CHINA_TIME
 
-_CHINA_OFFSET = timedelta(hours=8)
 _WITHOUT_FRACTION = len("2026-09-03T10:00:00+08:00")
 _SECONDS_END = len("2026-09-03T10:00:00")
 _encoder = msgspec.json.Encoder()
+_CHINA_OFFSET = CHINA_TIME.utcoffset(None)
 
 
 def business_time(moment: datetime) -> str:
     """Format a timezone-aware time as stored: China Standard Time with microseconds."""
     if moment.utcoffset() != _CHINA_OFFSET:
-        moment = moment.astimezone(CHINA_TZ)
+        moment = moment.astimezone(CHINA_TIME)
     text = _encoder.encode(moment)[1:-1].decode()
     if len(text) == _WITHOUT_FRACTION:
         # msgspec leaves out a fraction of zero.

@@ -26,7 +26,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
-from zoneinfo import ZoneInfo
 
 import msgspec
 import nats.errors
@@ -40,11 +39,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from bus.errors import ConfigError, StreamError
 from bus.i18n import N_
 from bus.pull import DEFAULT_API_PREFIX, BatchPuller, DeliveryInfo
+from contracts.identifiers import CHINA_TIME
 
 log = structlog.get_logger(__name__)
 
-CHINA_ZONE = ZoneInfo("Asia/Shanghai")
-"""Zone given to a time typed without one (department and analyst times are Chinese)."""
 FETCH_BATCH = 1000
 """Messages per pull request. The consumer takes no acknowledgements, so nothing caps
 the batch but memory: two batches of about 1 KB events are about 2 MB."""
@@ -112,7 +110,8 @@ def parse_time(text: str) -> datetime:
             value=repr(text),
         ) from exc
     if moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=CHINA_ZONE)
+        # Department and analyst times are Chinese, so a time without a zone is China time.
+        moment = moment.replace(tzinfo=CHINA_TIME)
     return moment
 
 

@@ -21,15 +21,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from adapters.sinks.config import FileFormat
 from adapters.sinks.selection import Incoming
 from contracts.columns import FLAT_COLUMNS
+from contracts.identifiers import CHINA_TIME
 
-CHINA = ZoneInfo("Asia/Shanghai")
 BOM = "\ufeff".encode()
 CSV_COLUMNS = FLAT_COLUMNS
 """Columns of a CSV sink file, in order."""
@@ -58,7 +57,7 @@ def parse_name(name: str, sink: str, family: str, file_format: FileFormat) -> Fi
 
 def stream_day(moment: datetime) -> str:
     """Return the China-time day of a stream timestamp as ``YYYYMMDD``."""
-    return moment.astimezone(CHINA).strftime("%Y%m%d")
+    return moment.astimezone(CHINA_TIME).strftime("%Y%m%d")
 
 
 def file_header(file_format: FileFormat) -> bytes:

@@ -8,10 +8,11 @@ subjects differ by run, so two runs never collide in a deduplication window.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from contracts.case import CaseAccepted, CaseSubmitted
 from contracts.envelope import Envelope, Source, encode_event, make_envelope
+from contracts.identifiers import CHINA_TIME
 from contracts.subjects import entity_subject
 
 EVENT_BYTES = 1100
@@ -19,7 +20,6 @@ EVENT_BYTES = 1100
 REGION = "511602"
 DEPARTMENT = "115116020087654321"
 SYSTEM = "BENCH-SPXT"
-SHANGHAI = timezone(timedelta(hours=8))
 _REMARK_UNIT = "申请材料齐全，已按承诺时限办理。"
 
 Event = tuple[str, bytes, str]
@@ -35,7 +35,7 @@ def _envelope(run: int, index: int, remark: str) -> Envelope:
     case = index // 2
     key = case_key(run, case)
     local_no = f"SP{run:02d}{case:08d}"
-    occurred = datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI) + timedelta(seconds=index)
+    occurred = datetime(2026, 6, 1, 9, 0, tzinfo=CHINA_TIME) + timedelta(seconds=index)
     payload: CaseSubmitted | CaseAccepted
     if index % 2 == 0:
         payload = CaseSubmitted(

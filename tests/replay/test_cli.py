@@ -19,9 +19,8 @@ from bus.connect import open_bus
 from bus.settings import Settings
 from bus.streams import ensure_streams
 from contracts.envelope import Envelope
-from contracts.identifiers import mask_identifier
+from contracts.identifiers import CHINA_TIME, mask_identifier
 from replay.filters import UndecodableMessageError
-from replay.reader import CHINA_ZONE
 from tests.bus import test_catalogues
 from tests.projections.helpers import (
     APPLICANT_ID,
@@ -129,7 +128,7 @@ def test_as_of_builds_and_diff_compares(
 ) -> None:
     earlier, later = tmp_path / "earlier.sqlite", tmp_path / "later.sqlite"
     # Written without a zone, so it is read as Asia/Shanghai time.
-    local_moment = published.moment.astimezone(CHINA_ZONE).replace(tzinfo=None).isoformat()
+    local_moment = published.moment.astimezone(CHINA_TIME).replace(tzinfo=None).isoformat()
 
     first = zwbus(settings, "replay", "--projection", "cases", "--as-of", local_moment,
                   "--out", str(earlier))

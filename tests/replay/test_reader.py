@@ -11,9 +11,10 @@ import pytest
 
 from bus.errors import ConfigError, StreamError
 from bus.streams import CASES
+from contracts.identifiers import CHINA_TIME
 from replay.exporters import export_events
 from replay.filters import ReplayedEvent, select
-from replay.reader import CHINA_ZONE, ReplayWindow, StreamReader, parse_time
+from replay.reader import ReplayWindow, StreamReader, parse_time
 from tests.projections.helpers import publish
 from tests.replay import Bus, many_submissions, replay_all, stream_moment
 
@@ -189,9 +190,9 @@ async def test_missing_stream_named(bus: Bus) -> None:
 def test_parse_time_zoneless_is_shanghai() -> None:
     moment = parse_time("2026-09-30T10:15")
 
-    assert moment.tzinfo == CHINA_ZONE
+    assert moment.tzinfo == CHINA_TIME
     assert moment.utcoffset() == timedelta(hours=8)
-    assert parse_time("2026-09-30") == datetime(2026, 9, 30, tzinfo=CHINA_ZONE)
+    assert parse_time("2026-09-30") == datetime(2026, 9, 30, tzinfo=CHINA_TIME)
     assert parse_time("2026-09-30T02:15Z") == moment
     assert parse_time("2026-09-30T10:15+08:00") == moment
 
