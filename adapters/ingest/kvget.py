@@ -109,7 +109,7 @@ async def _get_batched(client: Client, subject: str, prefix: str, keys: list[str
                     waiter.set_exception(_BatchUnsupportedError(f"{status} {description}"))
             return
         key_subject = headers.get("Nats-Subject", "")
-        if not key_subject.startswith(prefix) or _is_deleted(headers):
+        if not key_subject.startswith(prefix) or is_deleted(headers):
             return
         found[key_subject[len(prefix) :]] = (message.data, int(headers.get("Nats-Sequence", 0)))
 
@@ -136,7 +136,8 @@ async def _get_batched(client: Client, subject: str, prefix: str, keys: list[str
     return found
 
 
-def _is_deleted(headers: dict[str, str]) -> bool:
+def is_deleted(headers: dict[str, str]) -> bool:
+    """Return whether a key's latest message, given by its headers, marks the key deleted."""
     # A delete or purge leaves a marker with KV-Operation; markers the server
     # places itself (nats-server 2.11 and later) carry Nats-Marker-Reason.
     return headers.get("KV-Operation") in _DELETED or "Nats-Marker-Reason" in headers

@@ -19,12 +19,12 @@ from collections import defaultdict
 from datetime import datetime
 
 import msgspec
-import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from adapters.ingest.keys import kv_token
 from adapters.ingest.kvget import get_many
+from adapters.ingest.kvkeys import list_keys
 from bus.publisher import PubAck, Publisher
 from bus.streams import PARKED
 from contracts.quarantine import RecordPosition
@@ -87,18 +87,11 @@ class ParkingLot:
 
     async def load(self) -> int:
         """Read the keys of every event parked in the lane; returns how many are parked."""
-        bucket = await self._kv()
-        try:
-            keys = await bucket.keys()
-        except nats.js.errors.NoKeysError:
-            keys = []
-        count = 0
+        keys = await list_keys(self._js, PARKED, f"{self._lane}.>")
         for key in keys:
-            lane, token, event_id = key.split(".", 2)
-            if lane == self._lane:
-                self._by_case[token].add(event_id)
-                count += 1
-        return count
+            _lane, token, event_id = key.split(".", 2)
+            self._by_case[token].add(event_id)
+        return len(keys)
 
     def has_waiting(self, code: str) -> bool:
         return bool(self._by_case.get(kv_token(code)))
