@@ -66,6 +66,11 @@ class StreamInfo(msgspec.Struct):
     state: _StreamState
 
 
+class _StreamInfoReply(msgspec.Struct):
+    state: _StreamState | None = None
+    error: _ApiError | None = None
+
+
 class _StreamList(msgspec.Struct):
     total: int = 0
     streams: list[StreamInfo] = []
@@ -177,6 +182,23 @@ async def _api_list(
             return pages
 
 
+async def stored_time_range(client: Client, stream: str) -> tuple[datetime, datetime] | None:
+    """Return when the first and the last message of ``stream`` were stored.
+
+    Returns None when the stream has no message or its information cannot
+    be read, because callers only show the range as a hint.
+    """
+    try:
+        reply = await client.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=API_TIMEOUT_S)
+        info = msgspec.json.decode(reply.data, type=_StreamInfoReply)
+    except (nats.errors.Error, TimeoutError, msgspec.DecodeError):
+        return None
+    state = info.state
+    if state is None or not state.messages or state.first_ts is None or state.last_ts is None:
+        return None
+    return state.first_ts, state.last_ts
+
+
 async def _read_streams(client: Client) -> dict[str, StreamInfo]:
     pages = await _api_list(client, "$JS.API.STREAM.LIST", msgspec.json.Decoder(_StreamList))
     return {info.config.name: info for page in pages for info in page.streams}
@@ -196,9 +218,9 @@ async def _read_consumers(client: Client, streams: Sequence[str]) -> list[Consum
 def is_bucket_reader(info: ConsumerInfo) -> bool:
     """Tell whether ``info`` is an ephemeral consumer of a key-value bucket.
 
-    nats-py reads a bucket's keys and watches it through such consumers, so
-    commands that list parked events or read source positions leave them
-    behind until the server deletes them as inactive.
+    nats-py lists a bucket's keys and watches it through such consumers,
+    and a reader that stops without deleting its consumer leaves it behind
+    until the server deletes it as inactive.
     """
     return info.stream_name.startswith(KV_STREAM_PREFIX) and not info.config.durable_name
 

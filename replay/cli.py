@@ -19,7 +19,9 @@ from bus.errors import BusError
 from bus.i18n import _
 from bus.progress import SequenceProgress
 from bus.runner import run
+from bus.screen import screen_time
 from bus.settings import Settings
+from projections.lag_snapshot import stored_time_range
 from projections.registry import PROJECTION_NAMES, build_projection
 from replay.asof import AsOfResult, build_as_of, check_window, refuse_existing
 from replay.diff import StoreDiff, TableDiff, Value, diff_stores
@@ -179,7 +181,7 @@ def _export(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> 
                     selection.stream, _("{events} events, {rate:.0f}/s"),
                     console=error_console, shown=shown,
                 ) as progress:
-                    result = run(_export_from_bus(settings, selection, window, exporter,
+                    result, stored = run(_export_from_bus(settings, selection, window, exporter,
                                                   strict=options["strict"],
                                                   mask=not options["unmask"],
                                                   progress=progress))
@@ -192,6 +194,8 @@ def _export(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> 
         return 1
 
     _print_export_summary(result, None if to_stdout else out)
+    if result.first_seq is None:
+        _print_stored_range(result.stream, stored)
     return 0
 
 
@@ -204,11 +208,27 @@ async def _export_from_bus(
     strict: bool,
     mask: bool,
     progress: SequenceProgress,
-) -> ExportResult:
-    async with open_bus(settings, name="zwbus-replay") as (_client, js):
-        return await export_events(
+) -> tuple[ExportResult, tuple[datetime, datetime] | None]:
+    """Export the window, and return when the stream's messages were stored if it had none."""
+    async with open_bus(settings, name="zwbus-replay") as (client, js):
+        result = await export_events(
             js, selection, window, exporter, strict=strict, mask=mask, progress=progress
         )
+        if result.first_seq is not None:
+            return result, None
+        return result, await stored_time_range(client, result.stream)
+
+
+def _print_stored_range(stream: str, stored: tuple[datetime, datetime] | None) -> None:
+    """Print when the stream's messages were stored, after a window that contained none of them."""
+    if stored is None:
+        return
+    error_console.print(_(
+        "The messages of stream {stream} were stored from {first} to {last}. --since, "
+        "--until and --as-of select by the time the server stored a message, not by "
+        "business time."
+    ).format(stream=stream, first=screen_time(stored[0]), last=screen_time(stored[1])),
+        markup=False)
 
 
 def _print_export_summary(result: ExportResult, out: Path | None) -> None:
@@ -267,16 +287,23 @@ def _build(ctx: click.Context, settings: Settings, options: dict[str, Any]) -> i
     if not options["force"]:
         refuse_existing(out)
 
-    async def build(progress: SequenceProgress) -> AsOfResult:
-        async with open_bus(settings, name="zwbus-replay") as (_client, js):
-            return await build_as_of(js, projection, settings, out, window,
-                                     overwrite=options["force"], progress=progress)
+    async def build(
+        progress: SequenceProgress,
+    ) -> tuple[AsOfResult, tuple[datetime, datetime] | None]:
+        async with open_bus(settings, name="zwbus-replay") as (client, js):
+            built = await build_as_of(js, projection, settings, out, window,
+                                      overwrite=options["force"], progress=progress)
+            if built.last_seq:
+                return built, None
+            return built, await stored_time_range(client, built.stream)
 
     with SequenceProgress(
         name, _("{events} applied, {rate:.0f}/s"), console=error_console
     ) as progress:
-        result = run(build(progress))
+        result, stored = run(build(progress))
     _print_build_summary(result)
+    if not result.last_seq:
+        _print_stored_range(result.stream, stored)
     return 0
 
 

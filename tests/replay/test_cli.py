@@ -111,6 +111,23 @@ def test_parquet_file_and_stdout_refused(
     assert ids == [event.id for event in published.first]
 
 
+def test_empty_window_names_stored_range(
+    published: Published, settings: Settings, tmp_path: Path
+) -> None:
+    stored_day = published.moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d")
+
+    export = zwbus(settings, "replay", "--since", "2020-01-01", "--until", "2020-01-02",
+                   "--out", str(tmp_path / "none.jsonl"))
+    build = zwbus(settings, "replay", "--as-of", "2020-01-01", "--projection", "cases",
+                  "--out", str(tmp_path / "none.sqlite"))
+
+    for result in (export, build):
+        assert result.exception is None, result.output
+        assert "The messages of stream ZW_CASES were stored from " + stored_day in result.stderr
+        assert "not by business time" in result.stderr
+    assert "No message of stream ZW_CASES is inside the window." in export.stderr
+
+
 def test_strict_fails_and_keeps_no_file(
     published: Published, settings: Settings, tmp_path: Path
 ) -> None:
