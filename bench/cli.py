@@ -405,7 +405,7 @@ def _print_run_table(document: dict[str, Any]) -> None:
         _("Target"),
         _("Met"),
         _("Peak memory"),
-        title=_("{runs} runs, {mode} mode").format(
+        title=_("Runs: {runs}, {mode} mode").format(
             runs=document["runs"], mode=_("quick") if document["mode"] == "quick" else _("full")
         ),
     )
@@ -448,12 +448,20 @@ def _print_run_table(document: dict[str, Any]) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("bench/results/latest.json"),
-    show_default=True,
-    help=_("JSON file to write the results to; the chart goes beside it as .png."),
+    default=None,
+    help=_(
+        "JSON file to write the results to; the chart goes beside it as .png. "
+        "Default: bench/latest.json in the data folder."
+    ),
 )
+@click.pass_obj
 def bench_run(
-    scenario_names: tuple[str, ...], runs: int, quick: bool, events: int | None, out: Path
+    settings: Settings,
+    scenario_names: tuple[str, ...],
+    runs: int,
+    quick: bool,
+    events: int | None,
+    out: Path | None,
 ) -> None:
     from bench.chart import write_chart
     from bench.harness import Scenario, run_benchmark, write_results
@@ -471,7 +479,7 @@ def bench_run(
 
     def on_scenario(scenario: Scenario, events: int) -> None:
         err_console.print(
-            _("Running {name}: {events:,} events, {runs} runs").format(
+            _("Running {name}: {events:,} events, runs: {runs}").format(
                 name=scenario.name, events=events, runs=runs
             )
         )
@@ -482,6 +490,10 @@ def bench_run(
     )
     _print_run_table(document)
 
+    # The recorded figures under bench/results are written only when named,
+    # so a trial run leaves the checkout as it was.
+    if out is None:
+        out = settings.data_dir / "bench" / "latest.json"
     write_results(document, out)
     chart = out.with_suffix(".png")
     write_chart(document, chart)

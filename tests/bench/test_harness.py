@@ -145,6 +145,18 @@ def test_cli_events_sets_every_size(tmp_path: Path) -> None:
     assert out.with_suffix(".png").exists()
 
 
+def test_cli_default_out_in_data_folder(tmp_path: Path) -> None:
+    arguments = ["bench", "run", "publish", "--runs", "1", "--events", "700"]
+
+    result = CliRunner().invoke(
+        build_root(), ["--lang", "en", "--data-dir", str(tmp_path), *arguments]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "bench" / "latest.json").exists()
+    assert (tmp_path / "bench" / "latest.png").exists()
+
+
 def test_cli_rejects_events_below_one(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
 
