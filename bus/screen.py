@@ -7,6 +7,10 @@ leave another column 0 characters wide. ``FittedTable`` plans the widths
 itself: identifier columns keep their full width and text columns wrap.
 Output that goes into a pipe or a file has no terminal width to fit, so
 ``ScreenConsole`` gives it a wide line instead of rich's 80 columns.
+
+A table of many columns, such as the lag view's, cannot fit 80 columns even
+so. Wrapped in ``StackedWhenNarrow``, it shows each row as a block of header
+and value lines when it does not fit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Column, Table
@@ -113,6 +118,40 @@ class FittedTable(Table):
         header = Measurement.get(console, wide, column.header)
         widths.append(header.minimum if identifier else header.maximum)
         return max(widths, default=1)
+
+
+class StackedWhenNarrow:
+    """A table shown as it is when each row fits on one line, else as one block per row.
+
+    A block has a line per column: the column's header, then the row's
+    value, which wraps. Blank lines separate the blocks, and the table's
+    title comes first. No value is cut or folded into a narrow column.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table
+        needed = Measurement.get(console, options.update_width(_UNBOUNDED), table).maximum
+        if needed <= options.max_width:
+            yield table
+            return
+
+        title = table.title
+        if title is not None:
+            yield Text(title, style="italic") if isinstance(title, str) else title
+        headers = [column.header for column in table.columns]
+        rows = zip(*(list(column.cells) for column in table.columns), strict=True)
+        for index, cells in enumerate(rows):
+            if index:
+                yield Text()
+            block = Table(box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False)
+            block.add_column(no_wrap=True, style="bold")
+            block.add_column(overflow="fold")
+            for header, cell in zip(headers, cells, strict=True):
+                block.add_row(header, cell)
+            yield block
 
 
 def _plan_widths(natural: list[int], identifiers: list[bool], available: int) -> list[int]:

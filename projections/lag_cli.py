@@ -17,7 +17,7 @@ from rich.text import Text
 from bus.connect import open_bus
 from bus.i18n import N_, _
 from bus.runner import Interrupted, run
-from bus.screen import screen_time
+from bus.screen import StackedWhenNarrow, screen_time
 from bus.settings import Settings
 from projections.lag import (
     DEFAULT_SAMPLE_S,
@@ -283,14 +283,14 @@ def render(report: LagReport) -> RenderableType:
         Text(_("As of {time}; rates compare samples {span} apart; slow after {slow}.").format(
             time=format_time(report.taken_at), span=format_duration(report.sample_s),
             slow=format_duration(report.slow_after_s))),
-        streams_table(report.streams),
+        StackedWhenNarrow(streams_table(report.streams)),
     ]
     if report.adapters:
-        parts.append(adapters_table(report.adapters))
+        parts.append(StackedWhenNarrow(adapters_table(report.adapters)))
     else:
         parts.append(Text(_("No adapter or sink heartbeat in the last day.")))
     if report.consumers:
-        parts.append(consumers_table(report.consumers))
+        parts.append(StackedWhenNarrow(consumers_table(report.consumers)))
     else:
         parts.append(Text(_("No consumer or projection found.")))
     parts.extend(Text(note, style="yellow") for note in report.notes)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from rich.table import Column
 
-from bus.screen import PIPED_WIDTH, FittedTable, ScreenConsole, screen_time
+from bus.screen import PIPED_WIDTH, FittedTable, ScreenConsole, StackedWhenNarrow, screen_time
 from tests.tables import column_texts, header_cells, render
 
 ROW = (
@@ -122,3 +122,21 @@ def test_screen_time_in_china_standard_time() -> None:
     moment = datetime(2026, 12, 5, 4, 18, 7, tzinfo=UTC)
 
     assert screen_time(moment) == "2026-12-05 12:18:07"
+
+
+def test_stacked_table_whole_when_it_fits() -> None:
+    output = render(StackedWhenNarrow(_case_list()), 240)
+
+    assert "┃ Unified case code" in output
+    assert output.count(ROW[0]) == 2
+
+
+def test_stacked_table_one_block_per_row_when_narrow() -> None:
+    output = render(StackedWhenNarrow(_case_list()), 60)
+    lines = [line.rstrip() for line in output.splitlines()]
+
+    assert "┃" not in output
+    assert lines.count(f"Unified case code   {ROW[0]}") == 2
+    assert lines.count(f"Due date            {ROW[7]}") == 2
+    assert "" in lines
+

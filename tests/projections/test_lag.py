@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -469,6 +470,19 @@ async def test_watch_table_exits_zero_on_interrupt(bus: Bus, settings: Settings)
 
     assert b"As of" in heading
     assert code == 0
+
+
+async def test_table_stacks_rows_at_80_columns(bus: Bus, settings: Settings) -> None:
+    client, js = bus
+    await add_audit_consumer(js)
+    await publish(client, submissions("N", 12))
+
+    result = run_zwbus(settings, "lag", "--sample-seconds", "0.2", env=command_env(COLUMNS="80"))
+
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout
+    assert re.search(r"^Name +audit *$", result.stdout, re.MULTILINE)
+    assert re.search(r"^Pending +12 *$", result.stdout, re.MULTILINE)
 
 
 async def test_snapshot_interrupted_says_nothing_kept(bus: Bus, settings: Settings) -> None:
