@@ -18,6 +18,7 @@ from bench.demo.family_summary import print_family_summary
 from bench.demo.run import SOURCES, DemoResult, run_demo
 from bus.i18n import N_, _, current_language
 from bus.runner import run
+from bus.screen import StackedWhenNarrow
 from bus.server import read_info
 from bus.settings import Settings
 
@@ -421,7 +422,7 @@ def _print_run_table(document: dict[str, Any]) -> None:
             _memory_cell(item),
             style=None if item["met"] is not False else "red",
         )
-    console.print(table)
+    console.print(StackedWhenNarrow(table))
 
 
 @bench.command(
