@@ -110,9 +110,11 @@ class ProjectionStore:
             store = cls(connection, path, copier)
             yield store
         finally:
-            if copier is not None:
-                await copier.stop()
-            await connection.close()
+            try:
+                if copier is not None:
+                    await copier.stop()
+            finally:
+                await connection.close()
 
     async def make_single_file(self) -> None:
         """Copy the log into the database file and leave WAL mode, so that closing leaves no log.

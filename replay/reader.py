@@ -39,6 +39,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from bus.errors import ConfigError, StreamError
 from bus.i18n import N_
 from bus.pull import DEFAULT_API_PREFIX, BatchPuller, DeliveryInfo
+from bus.runner import raise_if_cancelled
 from contracts.identifiers import CHINA_TIME
 
 log = structlog.get_logger(__name__)
@@ -230,6 +231,8 @@ class StreamReader:
         """Yield the window's messages with their delivery facts, like ``batches``."""
         empty_fetches = 0
         while not self._done:
+            # A stop can be lost inside nats-py's waits on Python 3.11.
+            raise_if_cancelled()
             delivered = await self._fetch()
             if not delivered:
                 empty_fetches += 1
