@@ -23,6 +23,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.ingest.kvget import is_deleted
+from bus.errors import StreamError
+from bus.i18n import N_
 
 FETCH_BATCH = 1_000
 FETCH_TIMEOUT_S = 5.0
@@ -34,7 +36,7 @@ async def list_keys(js: JetStreamContext, bucket: str, key_filter: str = ">") ->
     """Return the keys of ``bucket`` that match ``key_filter`` and are not deleted, in stream order.
 
     Raises:
-        TimeoutError: the server delivered fewer messages than it counted.
+        StreamError: the server delivered fewer messages than it counted.
     """
     stream = f"KV_{bucket}"
     prefix = f"$KV.{bucket}."
@@ -72,8 +74,12 @@ async def _read_keys(
         try:
             messages = await subscription.fetch(batch, timeout=FETCH_TIMEOUT_S)
         except nats.errors.TimeoutError as exc:
-            raise TimeoutError(
-                f"listing the keys of bucket {bucket} timed out: {received} of {expected} arrived"
+            raise StreamError(
+                N_("Listing the keys of bucket {bucket} timed out after {received} of "
+                   "{expected} keys. Check that the server is running, then run again."),
+                bucket=bucket,
+                received=received,
+                expected=expected,
             ) from exc
         for message in messages:
             received += 1
