@@ -107,8 +107,7 @@ class ProjectionStore:
                 await connection.executescript(_CHECKPOINT_SCHEMA + set_aside.SCHEMA)
                 copier = WalCopier(path)
                 copier.start()
-            store = cls(connection, path, copier)
-            yield store
+            yield cls(connection, path, copier)
         finally:
             try:
                 if copier is not None:
@@ -119,8 +118,8 @@ class ProjectionStore:
     async def make_single_file(self) -> None:
         """Copy the log into the database file and leave WAL mode, so that closing leaves no log.
 
-        The background copier is stopped first: SQLite leaves WAL mode only
-        on the one connection to the file.
+        The background copier is stopped first, because SQLite leaves WAL
+        mode only while a single connection has the file open.
         """
         if self._copier is not None:
             await self._copier.stop()

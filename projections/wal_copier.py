@@ -31,7 +31,11 @@ import structlog
 log = structlog.get_logger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
-"""Time the copier's connection waits for a lock; a passive checkpoint itself never waits."""
+"""Time the copier's connection waits for a lock.
+
+A passive checkpoint never invokes the busy handler (SQLite's documentation
+of ``sqlite3_wal_checkpoint_v2``), so the checkpoint itself does not wait.
+"""
 
 
 class WalCopier:
@@ -63,7 +67,7 @@ class WalCopier:
 
     def _run(self) -> None:
         try:
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            connection = sqlite3.connect(self._path, isolation_level=None)
         except sqlite3.Error as exc:
             log.warning("wal_copier_not_started", path=str(self._path), error=str(exc))
             return

@@ -455,18 +455,33 @@ async def test_watch_refreshes_until_interrupted(bus: Bus, settings: Settings) -
     assert code == 1
 
 
-async def test_watch_table_exits_zero_on_interrupt(bus: Bus, settings: Settings) -> None:
+async def interrupt_after(
+    settings: Settings, arguments: list[str], marker: bytes, *, on_stderr: bool = False
+) -> tuple[bytes, int, bytes]:
+    """Run ``zwbus``, send SIGINT once ``marker`` is printed, and wait for the end.
+
+    Returns the output up to the marker, the exit status and the rest of
+    standard error.
+    """
     process = await asyncio.create_subprocess_exec(
-        *zwbus_command(settings, "lag", "--watch", "--interval", "0.5", "--sample-seconds", "0.2"),
+        *zwbus_command(settings, *arguments),
         env=command_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None
+    watched = process.stderr if on_stderr else process.stdout
+    assert watched is not None and process.stderr is not None
 
     try:
-        heading = await asyncio.wait_for(process.stdout.readuntil(b"Streams"), DEADLINE_S)
+        seen = await asyncio.wait_for(watched.readuntil(marker), DEADLINE_S)
     finally:
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
+    return seen, code, await process.stderr.read()
+
+
+async def test_watch_table_exits_zero_on_interrupt(bus: Bus, settings: Settings) -> None:
+    heading, code, _rest = await interrupt_after(
+        settings, ["lag", "--watch", "--interval", "0.5", "--sample-seconds", "0.2"], b"Streams"
+    )
 
     assert b"As of" in heading
     assert code == 0
@@ -486,19 +501,10 @@ async def test_table_stacks_rows_at_80_columns(bus: Bus, settings: Settings) -> 
 
 
 async def test_snapshot_interrupted_says_nothing_kept(bus: Bus, settings: Settings) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *zwbus_command(settings, "-v", "lag", "--sample-seconds", "60"),
-        env=command_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    # The first sample is taken once connected, and the second is a minute away.
+    connected, code, rest = await interrupt_after(
+        settings, ["-v", "lag", "--sample-seconds", "60"], b"nats_connected", on_stderr=True
     )
-    assert process.stderr is not None
-
-    try:
-        # The first sample is taken once connected; the second is a minute away.
-        connected = await asyncio.wait_for(process.stderr.readuntil(b"nats_connected"), DEADLINE_S)
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
-    rest = await process.stderr.read()
 
     assert connected.endswith(b"nats_connected")
     assert code == 130
